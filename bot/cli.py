@@ -1,0 +1,174 @@
+"""The `thidua` console command: init, invite, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from telegram import Bot
+from telegram.helpers import create_deep_linked_url
+
+from bot.app import make_services
+from bot.config import Config, load_config
+from bot.errors import ConfigError, MissingTokenError, ThiduaError
+from bot.i18n import default_translator, format_datetime
+from bot.logs import setup_logging
+from bot.runner import prepare_database, serve
+from storage import bloc, invites, settings
+from storage.db import Database
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_NO_TOKEN = 0, 1, 2, 3
+log = logging.getLogger("thidua")
+
+
+def _say(language: str, key: str, **kwargs: object) -> str:
+    return default_translator().plain(language, key, **kwargs)
+
+
+def _language(config: Config | None = None) -> str:
+    return os.environ.get("THIDUA_LANG") or (config.bloc.language if config else "vi")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="thidua", description="thidua-bot: Telegram bot for an emulation bloc (khối thi đua)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--config", required=True, metavar="FILE", help="path to config.toml")
+        cmd.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+        return cmd
+
+    add(
+        "init",
+        "Create or upgrade the database schema and load the bloc, departments and "
+        "units from the config. Safe to run again after editing the units.",
+    )
+    invite = add(
+        "invite",
+        "Print a one-time invite link for a unit's contact person; the "
+        "token alone is on the last line.",
+    )
+    invite.add_argument("unit_code", metavar="UNIT_CODE", help="the unit's code in the config")
+    invite.add_argument("--days", type=int, default=None, help="days until the link expires")
+    add("run", "Run the bot (long polling by default, or webhook as configured).")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `thidua` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(_say(_language(), "cli.config_error", details=str(exc)), file=sys.stderr)
+        return EXIT_CONFIG
+    language = _language(config)
+    token = config.telegram.token.strip()
+    setup_logging(args.log_level, secrets=[token])
+    try:
+        if args.command == "init":
+            return asyncio.run(_init(config, language))
+        if args.command == "invite":
+            return asyncio.run(_invite(config, language, args.unit_code, args.days))
+        config.require_token()
+        return _run(config)
+    except MissingTokenError:
+        print(_say(language, "cli.no_token", path=args.config), file=sys.stderr)
+        return EXIT_NO_TOKEN
+    except ThiduaError as exc:
+        print(_say(language, "cli.failed", details=str(exc)), file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _init(config: Config, language: str) -> int:
+    db = Database(config.database.url)
+    try:
+        report = await prepare_database(config, db)
+        async with db.session() as session:
+            units = await bloc.list_units(session=session)
+    finally:
+        await db.dispose()
+    print(_say(language, "cli.init_done", units=len(units), url=_safe_url(config)))
+    for key in ("added", "renamed", "moved", "retired", "restored"):
+        codes = getattr(report, key)
+        if codes:
+            print(_say(language, f"cli.init_{key}", codes=", ".join(codes)))
+    return EXIT_OK
+
+
+async def _invite(config: Config, language: str, unit_code: str, days: int | None) -> int:
+    db = Database(config.database.url)
+    try:
+        if await db.current_revision() is None:
+            print(_say(language, "cli.not_initialised"), file=sys.stderr)
+            return EXIT_CONFIG
+        username = await _bot_username(config, db)
+        if not username:
+            print(_say(language, "cli.no_username"), file=sys.stderr)
+            return EXIT_CONFIG
+        async with db.session() as session:
+            unit = await bloc.get_unit_by_code(session=session, code=unit_code)
+            if unit is None or not unit.active:
+                print(_say(language, "cli.unknown_unit", code=unit_code), file=sys.stderr)
+                return EXIT_CONFIG
+            ttl = timedelta(days=days or config.bloc.invite_ttl_days)
+            issued = await invites.create_invite(session=session, unit=unit, ttl=ttl)
+    finally:
+        await db.dispose()
+    expires = format_datetime(issued.expires_at, config.bloc.tz, language)
+    print(_say(language, "cli.invite_for", unit=issued.unit.name, expires=expires))
+    print(create_deep_linked_url(username, issued.token))
+    print(issued.token)
+    return EXIT_OK
+
+
+async def _bot_username(config: Config, db: Database) -> str:
+    """Asks the Bot API (getMe), else uses what the last run learnt, else the config."""
+    token = config.telegram.token.strip()
+    if token:
+        try:
+            config.require_token()
+            bot = Bot(token, base_url=f"{config.telegram.base_url}/bot")
+            async with bot:
+                if bot.username:
+                    return bot.username
+        except Exception as exc:
+            log.warning("getMe failed (%s); using the stored bot username", type(exc).__name__)
+    async with db.session() as session:
+        stored = await settings.get_value(session=session, key="bot_username")
+    return stored or config.telegram.username
+
+
+def _run(config: Config) -> int:
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, stop=stop, services=make_services(config))
+
+    asyncio.run(runner())
+    return EXIT_OK
+
+
+def _safe_url(config: Config) -> str:
+    """The database URL without any password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(config.database.url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

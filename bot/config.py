@@ -1,0 +1,232 @@
+"""Loading and validating the TOML configuration."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import unicodedata
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError, MissingTokenError
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
+_PLACEHOLDER_TOKENS = {"", "changeme", "your-token-here", "PUT-YOUR-TOKEN-HERE"}
+_CODE_RE = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+def nfc(text: str) -> str:
+    """Returns text in Unicode NFC, the form every stored string uses."""
+    return unicodedata.normalize("NFC", text).strip()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookConfig(_Strict):
+    """Settings for webhook mode (Telegram pushes updates to us)."""
+
+    url: str = Field(pattern=r"^https://", description="public HTTPS URL Telegram posts to")
+    listen: str = "0.0.0.0"
+    port: int = Field(default=8443, ge=1, le=65535)
+    secret_token: str = Field(min_length=16, max_length=256, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class TelegramConfig(_Strict):
+    """How to reach the Bot API."""
+
+    token: str = ""
+    base_url: str = "https://api.telegram.org"
+    username: str = Field(default="", description="bot username, used when getMe is unreachable")
+    mode: Literal["polling", "webhook"] = "polling"
+    poll_timeout: int = Field(default=30, ge=0, le=50)
+    webhook: WebhookConfig | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_needs_settings(self) -> TelegramConfig:
+        if self.mode == "webhook" and self.webhook is None:
+            raise ValueError("mode = 'webhook' needs a [telegram.webhook] table")
+        return self
+
+
+class DatabaseConfig(_Strict):
+    """Where the data lives."""
+
+    url: str = "sqlite+aiosqlite:///data/thidua.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith(("sqlite:", "sqlite+pysqlite:")):
+            raise ValueError("use the async driver: sqlite+aiosqlite:///path/to/file.db")
+        if value.startswith(("postgresql:", "postgres:", "postgresql+psycopg")):
+            raise ValueError("use the async driver: postgresql+asyncpg://user@host/dbname")
+        if not value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+            raise ValueError("expected sqlite+aiosqlite:///... or postgresql+asyncpg://...")
+        return value
+
+
+class DepartmentConfig(_Strict):
+    """A provincial department (Sở) whose units belong to the bloc."""
+
+    code: str = Field(pattern=_CODE_RE)
+    name: str = Field(min_length=1, max_length=200)
+
+    _nfc = field_validator("name")(lambda cls, v: nfc(v))
+
+
+class UnitConfig(_Strict):
+    """A member unit (đơn vị)."""
+
+    code: str = Field(pattern=_CODE_RE)
+    name: str = Field(min_length=1, max_length=200)
+    department: str = Field(pattern=_CODE_RE)
+    short_name: str = Field(default="", max_length=60)
+
+    _nfc = field_validator("name", "short_name")(lambda cls, v: nfc(v))
+
+
+class BlocConfig(_Strict):
+    """The bloc itself, its year, its admins and its members."""
+
+    name: str = Field(min_length=1, max_length=200)
+    year: int = Field(ge=2000, le=2100)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: Literal["vi", "en"] = "vi"
+    admins: list[int] = Field(default_factory=list)
+    leader: str = Field(pattern=_CODE_RE)
+    deputy: str = Field(pattern=_CODE_RE)
+    invite_ttl_days: int = Field(default=7, ge=1, le=90)
+    departments: list[DepartmentConfig] = Field(min_length=1)
+    units: list[UnitConfig] = Field(min_length=1)
+
+    _nfc = field_validator("name")(lambda cls, v: nfc(v))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. 'Asia/Ho_Chi_Minh')") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BlocConfig:
+        dept_codes = [d.code for d in self.departments]
+        _no_duplicates("departments", dept_codes)
+        unit_codes = [u.code for u in self.units]
+        _no_duplicates("units", unit_codes)
+        for unit in self.units:
+            if unit.department not in dept_codes:
+                raise ValueError(
+                    f"unit {unit.code!r} names department {unit.department!r}, "
+                    f"expected one of {', '.join(dept_codes)}"
+                )
+        for role in ("leader", "deputy"):
+            if getattr(self, role) not in unit_codes:
+                raise ValueError(f"{role} {getattr(self, role)!r} is not one of the unit codes")
+        if self.leader == self.deputy:
+            raise ValueError("leader and deputy must be different units")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The bloc's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def _no_duplicates(what: str, codes: list[str]) -> None:
+    seen: set[str] = set()
+    for code in codes:
+        if code in seen:
+            raise ValueError(f"{what}: code {code!r} appears twice")
+        seen.add(code)
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    telegram: TelegramConfig = TelegramConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    bloc: BlocConfig
+    path: Path | None = Field(default=None, exclude=True)
+
+    def require_token(self) -> str:
+        """Returns the bot token or raises MissingTokenError."""
+        token = self.telegram.token.strip()
+        if token in _PLACEHOLDER_TOKENS:
+            raise MissingTokenError("no bot token configured")
+        if not _TOKEN_RE.match(token):
+            raise ConfigError(
+                "telegram.token: expected the form 123456789:AA... as given by @BotFather"
+            )
+        return token
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    """Reads, validates and returns the configuration at path.
+
+    `TELEGRAM_BOT_TOKEN` in the environment overrides `[telegram] token`; a relative SQLite
+    path is resolved against the config file's folder.
+    """
+    env = os.environ if env is None else env
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if env.get(TOKEN_ENV):
+        raw.setdefault("telegram", {})["token"] = env[TOKEN_ENV]
+    db = raw.setdefault("database", {})
+    if isinstance(db, dict) and isinstance(db.get("url"), str):
+        db["url"] = _resolve_sqlite(db["url"], path.parent)
+    elif isinstance(db, dict) and "url" not in db:
+        db["url"] = _resolve_sqlite(DatabaseConfig().url, path.parent)
+    try:
+        return Config.model_validate({**raw, "path": path})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(path, exc)) from None
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return url
+    file = Path(url[len(prefix) :])
+    if not file.is_absolute():
+        file = (base / file).resolve()
+    return prefix + str(file)
+
+
+def describe_validation_error(path: Path, exc: ValidationError) -> str:
+    """Turns a pydantic error into lines naming each bad key and what was expected."""
+    lines = [f"{path}: invalid configuration"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {where}: unknown key (check the spelling against config.example.toml)")
+        elif err["type"] == "missing":
+            lines.append(f"  {where}: required but missing")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            lines.append(f"  {where}: {msg}{shown}")
+    return "\n".join(lines)

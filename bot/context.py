@@ -1,0 +1,49 @@
+"""What every handler can reach: the services kept in `bot_data`, through a typed context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Config
+from bot.i18n import Translator
+from storage.db import Database
+from storage.models import utcnow
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators, created at start-up and closed at shutdown."""
+
+    config: Config
+    db: Database
+    translator: Translator
+    clock: Callable[[], datetime] = utcnow
+    bot_username: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def is_admin(self, user_id: int | None) -> bool:
+        """Whether the Telegram user is one of the bloc's admins."""
+        return user_id is not None and user_id in self.config.bloc.admins
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with typed access to the services and a per-update cache."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.cache: dict[str, Any] = {}
+
+    @property
+    def services(self) -> Services:
+        """The application's services."""
+        return self.bot_data["services"]  # type: ignore[no-any-return]

@@ -1,0 +1,154 @@
+"""Durable update intake: store each update before Telegram is told we have it.
+
+python-telegram-bot's own polling confirms a batch (by asking for the next offset) before
+handling it, so a crash can drop fetched updates. Here every update is written to the
+`inbox_update` table first, handed to the Application, and marked processed when its
+handlers finish. At start-up, stored-but-unprocessed updates are replayed before new ones.
+Update ids seen before are ignored (webhooks deliver at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import Application
+
+from storage import inbox
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "my_chat_member",
+    "chat_member",
+]
+
+
+class Inbox:
+    """Stores updates, feeds them to the application, and records when they are done."""
+
+    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    async def accept(self, payloads: list[dict[str, Any]]) -> int:
+        """Stores raw updates durably, then queues the new ones; returns how many were new."""
+        async with self.db.session() as session:
+            fresh = set(await inbox.store_updates(session=session, updates=payloads))
+        for payload in payloads:
+            if int(payload["update_id"]) in fresh:
+                await self._enqueue(payload)
+        return len(fresh)
+
+    async def replay(self) -> int:
+        """Queues updates stored by an earlier run but never processed."""
+        async with self.db.session() as session:
+            rows = await inbox.pending(session=session)
+            await inbox.mark_started(session=session, update_ids=[r.update_id for r in rows])
+        for row in rows:
+            await self._enqueue(row.payload)
+        if rows:
+            log.info("replaying %d update(s) left unprocessed by the last run", len(rows))
+        return len(rows)
+
+    async def mark_done(self, update_id: int) -> None:
+        """Records that an update's handlers have finished."""
+        async with self.db.session() as session:
+            await inbox.mark_processed(session=session, update_ids=[update_id])
+
+    async def next_offset(self) -> int | None:
+        """The getUpdates offset that confirms everything already stored."""
+        async with self.db.session() as session:
+            newest = await inbox.max_update_id(session=session)
+        return None if newest is None else newest + 1
+
+    async def _enqueue(self, payload: dict[str, Any]) -> None:
+        try:
+            update = Update.de_json(payload, self.app.bot)
+        except Exception:
+            log.exception("unparseable update %s skipped", payload.get("update_id"))
+            await self.mark_done(int(payload["update_id"]))
+            return
+        await self.app.update_queue.put(update)
+
+
+class Poller:
+    """Long polling with getUpdates, storing each batch before confirming it."""
+
+    def __init__(self, inbox_: Inbox, *, timeout: int = 30) -> None:
+        self.inbox = inbox_
+        self.timeout = timeout
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Starts polling in the background."""
+        await self.inbox.app.bot.delete_webhook(drop_pending_updates=False)
+        self._task = asyncio.create_task(self._run(), name="thidua-poller")
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The polling task (done only if polling gave up)."""
+        return self._task
+
+    async def stop(self) -> None:
+        """Stops polling (an in-flight getUpdates is abandoned; its batch is unconfirmed)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        bot = self.inbox.app.bot
+        offset = await self.inbox.next_offset()
+        backoff = 1.0
+        while True:
+            try:
+                updates = await bot.get_updates(
+                    offset=offset,
+                    timeout=self.timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    read_timeout=self.timeout + 10,
+                )
+            except RetryAfter as exc:
+                await asyncio.sleep(float(_seconds(exc.retry_after)))
+                continue
+            except InvalidToken:
+                log.critical("Telegram rejected the bot token; polling stops")
+                raise
+            except Conflict:
+                log.error("another process is polling with this token; retrying in 10 s")
+                await asyncio.sleep(10)
+                continue
+            except (TimedOut, NetworkError) as exc:
+                log.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+            if not updates:
+                continue
+            payloads = [u.to_dict() for u in updates]
+            try:
+                await self.inbox.accept(payloads)
+            except Exception:
+                # Not stored, so not confirmed: Telegram will hand the batch over again.
+                log.exception("could not store %d update(s); retrying", len(payloads))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            # Durable before confirmed: only now may the next getUpdates advance the offset.
+            offset = updates[-1].update_id + 1
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

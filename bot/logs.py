@@ -1,0 +1,64 @@
+"""Logging set-up. Secrets (the bot token) are scrubbed from every record."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces each secret in a record's message and arguments with a placeholder."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = self._scrub(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._scrub(record.exc_text)
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, None
+        return True
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[REDACTED]")
+            # The numeric bot id before the colon is public; the part after it is the secret.
+            _, _, tail = secret.partition(":")
+            if len(tail) >= 10:
+                text = text.replace(tail, "[REDACTED]")
+        return text
+
+
+def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactingFilter:
+    """Configures the root logger to stderr, redacting secrets; returns the filter."""
+    redactor = RedactingFilter(secrets)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request URL, which contains the token, at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return redactor
+
+
+def add_secret(redactor: RedactingFilter, secret: str) -> None:
+    """Adds a secret learnt after start-up."""
+    if secret and secret not in redactor.secrets:
+        redactor.secrets.append(secret)

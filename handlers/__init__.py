@@ -1,0 +1,1 @@
+"""Telegram handlers, thin: parse, authorise, call storage, render from the catalogue."""

@@ -1,0 +1,68 @@
+"""The global error handler: log with context, tell the user to retry, never crash."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import BadRequest, Forbidden, NetworkError
+
+from bot.context import BotContext
+from handlers import replies
+from handlers.permissions import get_caller
+
+log = logging.getLogger(__name__)
+
+# Harmless races with the user (double taps, a menu already closed): not worth a reply.
+_IGNORED_BAD_REQUESTS = (
+    "message is not modified",
+    "query is too old",
+    "message to edit not found",
+    "message can't be edited",
+)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Logs the failure with the update's context and apologises to the user."""
+    error = context.error
+    if isinstance(error, BadRequest) and any(
+        text in str(error).lower() for text in _IGNORED_BAD_REQUESTS
+    ):
+        log.debug("ignored harmless BadRequest: %s", error)
+        return
+    where = _describe(update)
+    if isinstance(error, Forbidden):
+        log.warning("cannot reach the user (%s): %s", where, error)
+        return
+    if isinstance(error, NetworkError):
+        log.warning("network error while handling %s: %s", where, error)
+    else:
+        log.error("error while handling %s", where, exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        caller = await get_caller(update, context)
+    except Exception:  # the database itself may be what failed
+        caller = None
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(
+                replies.text(context, caller, "common.error"), show_alert=True
+            )
+        else:
+            await update.effective_chat.send_message(replies.text(context, caller, "common.error"))
+    except Exception:
+        log.warning("could not tell the user about the error (%s)", where, exc_info=True)
+
+
+def _describe(update: object) -> str:
+    """update id, chat, user and kind, for the log; never the message text."""
+    if not isinstance(update, Update):
+        return repr(type(update).__name__)
+    chat = update.effective_chat
+    user = update.effective_user
+    kind = "callback" if update.callback_query else "message" if update.message else "other"
+    return (
+        f"update {update.update_id} ({kind}, chat {chat.id if chat else '-'}, "
+        f"user {user.id if user else '-'})"
+    )

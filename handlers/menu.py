@@ -1,0 +1,27 @@
+"""Which commands each role sees, in /help and in Telegram's command menu."""
+
+from __future__ import annotations
+
+from handlers.permissions import Role
+
+# Vietnamese command first; English aliases are accepted too (see ALIASES).
+COMMANDS: dict[Role, tuple[str, ...]] = {
+    Role.ADMIN: ("moi", "donvi", "thuhoi", "toi", "ngonngu", "help"),
+    Role.CONTACT: ("toi", "ngonngu", "help"),
+    Role.STRANGER: ("toi", "ngonngu", "help"),
+}
+GROUP_COMMANDS: tuple[str, ...] = ("help",)
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "moi": ("moi", "invite"),
+    "donvi": ("donvi", "units"),
+    "thuhoi": ("thuhoi", "revoke"),
+    "toi": ("toi", "whoami"),
+    "ngonngu": ("ngonngu", "language"),
+    "help": ("help", "trogiup"),
+}
+
+
+def description_key(command: str) -> str:
+    """The catalogue key describing a command."""
+    return f"cmd.{command}"

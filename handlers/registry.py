@@ -1,0 +1,50 @@
+"""Every handler and its group, in one screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from handlers import admin, common, onboarding
+from handlers import callback_data as cb
+from handlers.errors import on_error
+from handlers.menu import ALIASES
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Adds all handlers to the application."""
+    private = filters.ChatType.PRIVATE
+    app.add_handlers(
+        [
+            CommandHandler("start", onboarding.start),
+            CommandHandler(ALIASES["help"], common.help_command),
+            CommandHandler(ALIASES["toi"], common.whoami),
+            CommandHandler(ALIASES["ngonngu"], common.language_menu),
+            CommandHandler(ALIASES["moi"], admin.invite_menu),
+            CommandHandler(ALIASES["donvi"], admin.list_units),
+            CommandHandler(ALIASES["thuhoi"], admin.revoke_menu),
+            CallbackQueryHandler(common.language_chosen, pattern=cb.pattern(cb.Prefix.LANGUAGE)),
+            CallbackQueryHandler(
+                admin.invite_unit_chosen, pattern=cb.pattern(cb.Prefix.INVITE_UNIT)
+            ),
+            CallbackQueryHandler(admin.invite_page, pattern=cb.pattern(cb.Prefix.INVITE_PAGE)),
+            CallbackQueryHandler(admin.revoke_picked, pattern=cb.pattern(cb.Prefix.REVOKE_PICK)),
+            CallbackQueryHandler(admin.revoke_page, pattern=cb.pattern(cb.Prefix.REVOKE_PAGE)),
+            CallbackQueryHandler(
+                admin.revoke_confirmed, pattern=cb.pattern(cb.Prefix.REVOKE_CONFIRM)
+            ),
+            CallbackQueryHandler(common.cancel, pattern=cb.pattern(cb.Prefix.CANCEL)),
+            # Last resort, after every flow had its chance (first match in a group wins).
+            CallbackQueryHandler(common.stale_button),
+            MessageHandler(private & ~filters.StatusUpdate.ALL, common.fallback),
+        ],
+        group=0,
+    )
+    app.add_error_handler(on_error)

@@ -1,0 +1,1 @@
+"""Persistence: the schema, migrations and every query. Knows nothing of Telegram."""

@@ -1,0 +1,105 @@
+"""The async engine, sessions and schema migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Creates the engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers wait on the busy timeout
+    # instead of failing with "database is locked" when a read transaction upgrades to a write.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The engine plus a session factory; one per process."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = create_engine(url, echo=echo)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite backend."""
+        return self.engine.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Creates or upgrades the schema with Alembic."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_run_upgrade, revision)
+
+    async def current_revision(self) -> str | None:
+        """The schema revision the database is at, or None if it was never initialised."""
+        from alembic.runtime.migration import MigrationContext
+
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
+    async def dispose(self) -> None:
+        """Closes every pooled connection."""
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    """An Alembic config pointing at our migrations, optionally bound to a connection."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _run_upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)

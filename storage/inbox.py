@@ -1,0 +1,91 @@
+"""The update inbox: every Telegram update is stored before Telegram is told we have it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import InboxUpdate, utcnow
+
+MAX_ATTEMPTS = 3
+
+
+async def store_updates(*, session: AsyncSession, updates: list[dict[str, Any]]) -> list[int]:
+    """Stores raw updates, ignoring ids seen before; returns the ids that are new."""
+    if not updates:
+        return []
+    ids = [int(u["update_id"]) for u in updates]
+    seen = set(
+        (
+            await session.exec(
+                select(InboxUpdate.update_id).where(col(InboxUpdate.update_id).in_(ids))
+            )
+        ).all()
+    )
+    fresh = [u for u in updates if int(u["update_id"]) not in seen]
+    if not fresh:
+        return []
+    now = utcnow()
+    rows = [{"update_id": int(u["update_id"]), "payload": u, "received_at": now} for u in fresh]
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert  # type: ignore[union-attr]
+    # A concurrent writer (a second process, a webhook retry) may have stored the same id.
+    await session.exec(insert(InboxUpdate).values(rows).on_conflict_do_nothing())  # type: ignore[call-overload]
+    return [r["update_id"] for r in rows]
+
+
+async def pending(*, session: AsyncSession, limit: int = 1000) -> list[InboxUpdate]:
+    """Updates stored but not yet processed, oldest first, skipping ones that keep failing."""
+    query = (
+        select(InboxUpdate)
+        .where(col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts < MAX_ATTEMPTS)
+        .order_by(col(InboxUpdate.update_id))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def mark_started(*, session: AsyncSession, update_ids: list[int]) -> None:
+    """Counts an attempt, so an update that crashes the process every time is given up."""
+    if update_ids:
+        await session.exec(
+            update(InboxUpdate)
+            .where(col(InboxUpdate.update_id).in_(update_ids))
+            .values(attempts=InboxUpdate.attempts + 1)
+        )
+
+
+async def mark_processed(
+    *, session: AsyncSession, update_ids: list[int], error: str | None = None
+) -> None:
+    """Marks updates handled (with the error text if handling failed)."""
+    if update_ids:
+        await session.exec(
+            update(InboxUpdate)
+            .where(col(InboxUpdate.update_id).in_(update_ids))
+            .values(processed_at=utcnow(), error=error[:500] if error else None)
+        )
+
+
+async def max_update_id(*, session: AsyncSession) -> int | None:
+    """The highest update id ever stored (to resume polling after it)."""
+    query = select(InboxUpdate.update_id).order_by(col(InboxUpdate.update_id).desc()).limit(1)
+    return (await session.exec(query)).first()
+
+
+async def prune(*, session: AsyncSession, older_than: timedelta = timedelta(days=7)) -> int:
+    """Deletes processed updates older than the window; keeps the newest for its id."""
+    newest = await max_update_id(session=session)
+    result = await session.exec(
+        delete(InboxUpdate).where(
+            col(InboxUpdate.processed_at).is_not(None),
+            col(InboxUpdate.received_at) < utcnow() - older_than,
+            col(InboxUpdate.update_id) != (newest or -1),
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,215 @@
+"""The database schema (SQLModel tables).
+
+Timestamps are timezone-aware UTC. Text is stored NFC-normalised (see `bot.config.nfc`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that always comes back in UTC (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def _user_id(nullable: bool = False, index: bool = False, unique: bool = False) -> Any:
+    # Telegram ids exceed 32 bits.
+    return Field(
+        default=None,
+        sa_column=Column(BigInteger(), nullable=nullable, index=index, unique=unique),
+    )
+
+
+def _fk(target: str, ondelete: str, nullable: bool = False, index: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            Integer(), ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
+        ),
+    )
+
+
+class Bloc(SQLModel, table=True):
+    """The emulation bloc (khối thi đua). One per database."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    timezone: str = Field(max_length=64)
+    current_year: int
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Department(SQLModel, table=True):
+    """A provincial department (Sở) whose units are members."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    bloc_id: int = _fk("bloc.id", "CASCADE")
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    active: bool = True
+
+
+class Unit(SQLModel, table=True):
+    """A member unit (đơn vị). Retired units keep their history and contacts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = _fk("department.id", "RESTRICT")
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    short_name: str = Field(default="", max_length=60)
+    active: bool = True
+    position: int = 0
+    created_at: datetime = _created()
+    retired_at: datetime | None = _ts()
+
+
+class BlocYear(SQLModel, table=True):
+    """Who leads the bloc in a given year (khối trưởng, khối phó); rotates yearly."""
+
+    __tablename__ = "bloc_year"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bloc_id: int = _fk("bloc.id", "CASCADE")
+    year: int = Field(index=True, unique=True)
+    leader_unit_id: int | None = _fk("unit.id", "SET NULL", nullable=True, index=False)
+    deputy_unit_id: int | None = _fk("unit.id", "SET NULL", nullable=True, index=False)
+
+
+class Contact(SQLModel, table=True):
+    """A unit's contact person (cán bộ đầu mối): one Telegram account bound to one unit."""
+
+    __table_args__ = (
+        # At most one active binding per Telegram account.
+        Index(
+            "uq_contact_active_user",
+            "telegram_user_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = _fk("unit.id", "RESTRICT")
+    telegram_user_id: int = _user_id(index=True)
+    full_name: str = Field(max_length=200)
+    username: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    joined_at: datetime = _created()
+    revoked_at: datetime | None = _ts()
+    revoked_by: int | None = _user_id(nullable=True)
+
+
+class Invite(SQLModel, table=True):
+    """A one-time invite for a unit. Only the SHA-256 of the token is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = _fk("unit.id", "CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: int | None = _user_id(nullable=True)
+    created_at: datetime = _created()
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts()
+    used_by_contact_id: int | None = _fk("contact.id", "SET NULL", nullable=True, index=False)
+    revoked_at: datetime | None = _ts()
+
+
+class UserSetting(SQLModel, table=True):
+    """Per-Telegram-user preferences, for anyone who talks to the bot."""
+
+    __tablename__ = "user_setting"
+
+    telegram_user_id: int = Field(sa_column=Column(BigInteger(), primary_key=True))
+    language: str = Field(default="vi", max_length=8)
+    updated_at: datetime = _created()
+
+
+class InviteFailure(SQLModel, table=True):
+    """A bad invite token presented by an account, for rate limiting guesses."""
+
+    __tablename__ = "invite_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = _user_id(index=True)
+    at: datetime = _created()
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what, when. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _created()
+    actor_user_id: int | None = _user_id(nullable=True, index=True)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=200)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class InboxUpdate(SQLModel, table=True):
+    """A Telegram update stored before it is confirmed to Telegram, until processed."""
+
+    __tablename__ = "inbox_update"
+
+    update_id: int = Field(sa_column=Column(BigInteger(), primary_key=True, autoincrement=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _created()
+    processed_at: datetime | None = _ts(index=True)
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+
+
+class KeyValue(SQLModel, table=True):
+    """Small facts the bot keeps between runs (e.g. its own username)."""
+
+    __tablename__ = "key_value"
+
+    key: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=2000)

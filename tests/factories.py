@@ -1,0 +1,72 @@
+"""Test data: configurations and seeded databases."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "config.example.toml"
+TOKEN = "123456789:AAHtest-token-SECRET_value_0123456789"
+ADMIN_ID = 5000001
+SECOND_ADMIN_ID = 5000002
+
+
+def example_raw() -> dict[str, Any]:
+    """config.example.toml as a dict."""
+    return tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+
+
+def make_config(
+    *,
+    database_url: str,
+    base_url: str = "http://127.0.0.1:9",
+    admins: list[int] | None = None,
+    **bloc_overrides: Any,
+) -> Config:
+    """A validated Config built from the shipped example, pointed at a test database."""
+    raw = example_raw()
+    raw["telegram"].update(token=TOKEN, base_url=base_url, poll_timeout=1)
+    raw["database"]["url"] = database_url
+    raw["bloc"]["admins"] = [ADMIN_ID, SECOND_ADMIN_ID] if admins is None else admins
+    raw["bloc"].update(bloc_overrides)
+    return Config.model_validate(raw)
+
+
+def write_config(path: Path, raw: dict[str, Any]) -> Path:
+    """Writes a config dict as TOML (a tiny writer: enough for our flat tables)."""
+    lines: list[str] = []
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        escaped = str(v).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+
+    def table(name: str, data: dict[str, Any]) -> None:
+        lines.append(f"[{name}]")
+        nested = []
+        for k, v in data.items():
+            if isinstance(v, dict) or (isinstance(v, list) and v and isinstance(v[0], dict)):
+                nested.append((f"{name}.{k}", v))
+            else:
+                lines.append(f"{k} = {value(v)}")
+        for sub, v in nested:
+            if isinstance(v, dict):
+                table(sub, v)
+            else:
+                for item in v:
+                    lines.append(f"[[{sub}]]")
+                    lines.extend(f"{k} = {value(x)}" for k, x in item.items())
+
+    for name, data in raw.items():
+        table(name, data)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -54,12 +54,12 @@ class Translator:
     def __init__(self, catalogues: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.catalogues = dict(catalogues or {lang: load_catalogue(lang) for lang in LANGUAGES})
 
-    def __call__(self, language: str | None, key: str, **kwargs: Any) -> str:
+    def __call__(self, language: str | None, key: str, /, **kwargs: Any) -> str:
         """The message `key` in `language` as Telegram HTML, its arguments escaped."""
         safe = {name: _escape(value) for name, value in kwargs.items()}
         return self.template(language, key).format(**safe)
 
-    def plain(self, language: str | None, key: str, **kwargs: Any) -> str:
+    def plain(self, language: str | None, key: str, /, **kwargs: Any) -> str:
         """The message `key` for a console, arguments as they are."""
         return self.template(language, key).format(**kwargs)
 

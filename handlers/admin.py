@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.helpers import create_deep_linked_url
 
 from bot.context import BotContext
@@ -234,8 +235,8 @@ async def _tell_revoked(context: BotContext, user_id: int, unit: str) -> None:
     body = context.services.translator(language, "revoke.notice", unit=unit)
     try:
         await context.bot.send_message(user_id, body)
-    except Exception:  # they may have blocked the bot; the revocation stands regardless
-        log.warning("could not tell user %s about the revocation", user_id, exc_info=True)
+    except TelegramError as exc:  # they may have blocked the bot; the revocation stands
+        log.warning("could not tell user %s about the revocation: %s", user_id, exc)
 
 
 def _int_arg(data: str | None) -> int:

@@ -6,6 +6,7 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 
 from bot.config import nfc
 from bot.context import BotContext
@@ -108,5 +109,5 @@ async def _tell_admins(context: BotContext, name: str, unit: str, user_id: int) 
         )
         try:
             await context.bot.send_message(admin_id, body)
-        except Exception:  # an admin who never opened the bot cannot be messaged
-            log.warning("could not notify admin %s of a new contact", admin_id, exc_info=True)
+        except TelegramError as exc:  # an admin who never opened the bot cannot be messaged
+            log.warning("could not notify admin %s of a new contact: %s", admin_id, exc)

@@ -12,7 +12,7 @@ from handlers.permissions import Caller, Role
 from storage import settings
 
 
-def text(context: BotContext, caller: Caller | None, key: str, **kwargs: Any) -> str:
+def text(context: BotContext, caller: Caller | None, key: str, /, **kwargs: Any) -> str:
     """The message key in the caller's language."""
     language = caller.language if caller else context.services.config.bloc.language
     return context.services.translator(language, key, **kwargs)
@@ -23,6 +23,7 @@ async def reply(
     context: BotContext,
     caller: Caller | None,
     key: str,
+    /,
     *,
     markup: InlineKeyboardMarkup | None = None,
     **kwargs: Any,

@@ -1,0 +1,20 @@
+"""Fake Telegram Bot API server for end-to-end tests of the bot over real HTTP."""
+
+from bot.emulator.errors import ApiError
+from bot.emulator.faults import Fault, FaultPlan
+from bot.emulator.server import ApiCall, BotApiEmulator
+from bot.emulator.state import Chat, EmulatorState, StoredFile, StoredMessage, UploadedFile, User
+
+__all__ = [
+    "ApiCall",
+    "ApiError",
+    "BotApiEmulator",
+    "Chat",
+    "EmulatorState",
+    "Fault",
+    "FaultPlan",
+    "StoredFile",
+    "StoredMessage",
+    "UploadedFile",
+    "User",
+]

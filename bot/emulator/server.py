@@ -1,0 +1,323 @@
+"""aiohttp server speaking the Telegram Bot API, plus the test-facing BotApiEmulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.emulator.actions import ChatRef, UserActions
+from bot.emulator.errors import ApiError, bad_request
+from bot.emulator.faults import FaultPlan
+from bot.emulator.methods import HANDLERS
+from bot.emulator.state import JSON, EmulatorState, StoredMessage, UploadedFile, User
+
+T = TypeVar("T")
+MAX_UPLOAD = 50 * 1024 * 1024
+CONFLICT = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
+JSON_FIELDS = {
+    "reply_markup", "entities", "caption_entities", "commands", "scope", "reply_parameters",
+    "link_preview_options", "allowed_updates", "media",
+}  # fmt: skip
+INT_FIELDS = {
+    "chat_id", "message_id", "offset", "limit", "timeout", "reply_to_message_id",
+    "cache_time", "message_thread_id", "user_id", "from_chat_id",
+}  # fmt: skip
+BOOL_FIELDS = {
+    "show_alert", "disable_notification", "protect_content", "drop_pending_updates",
+    "allow_sending_without_reply", "disable_content_type_detection", "has_spoiler",
+}  # fmt: skip
+
+
+@dataclass
+class ApiCall:
+    """One Bot API request as seen by the emulator."""
+
+    method: str
+    params: JSON
+    response: JSON
+    at: float
+
+
+class _Signal:
+    """Broadcast wake-up: every waiter is released by the next ``notify``."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake all current waiters."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self) -> None:
+        """Wait for the next notify."""
+        await self._event.wait()
+
+
+def _decode(key: str, value: str) -> Any:
+    """Turn a form field string back into the JSON value PTB encoded."""
+    if key in JSON_FIELDS:
+        try:
+            return json.loads(value)
+        except ValueError:
+            what = "reply keyboard markup" if key == "reply_markup" else key
+            raise bad_request(f"can't parse {what} JSON object") from None
+    if key in INT_FIELDS:
+        with contextlib.suppress(ValueError):
+            return int(value)
+    if key in BOOL_FIELDS:
+        return value.lower() == "true"
+    return value
+
+
+async def read_params(request: web.Request) -> JSON:
+    """Collect params from the query string and a JSON, urlencoded or multipart body."""
+    params: JSON = dict(request.query)
+    if request.can_read_body and request.content_type == "application/json":
+        params.update(await request.json())
+    elif request.can_read_body:
+        for key, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                value = UploadedFile(value.filename, value.content_type, value.file.read())
+            params[key] = value
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            params[key] = params.pop(value.removeprefix("attach://"), value)
+        elif isinstance(value, str):
+            params[key] = _decode(key, value)
+    return params
+
+
+def _chat_id(chat: ChatRef) -> int:
+    return chat if isinstance(chat, int) else chat.id
+
+
+class BotApiEmulator(UserActions):
+    """A fake Telegram Bot API server on 127.0.0.1 for end-to-end tests."""
+
+    def __init__(
+        self,
+        token: str = "123456:ABC-test",
+        bot_username: str = "thidua_test_bot",
+        *,
+        bot_name: str = "Thi Đua Test Bot",
+        latency: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.latency = latency
+        self.host, self.port = host, port
+        self._signal = _Signal()
+        bot = User(int(token.split(":")[0]), bot_name, username=bot_username, is_bot=True)
+        self.state = EmulatorState(bot, on_change=self._signal.notify)
+        self.faults = FaultPlan()
+        self.calls: list[ApiCall] = []
+        self._runner: web.AppRunner | None = None
+        self._poll_generation = 0
+        self._closing = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` once started."""
+        if self._runner is None:
+            raise RuntimeError("emulator not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def bot_user(self) -> User:
+        """The emulated bot account."""
+        return self.state.bot
+
+    async def start(self) -> None:
+        """Bind the HTTP server (a free port unless one was given)."""
+        app = web.Application(client_max_size=MAX_UPLOAD)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        self._closing = False
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Release pending long polls and shut the server down."""
+        self._closing = True
+        self._signal.notify()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> BotApiEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- HTTP handlers -------------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: JSON = {}
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        try:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            if method.lower() != "getupdates" and method.lower() not in HANDLERS:
+                raise ApiError(404, "Not Found")
+            params = await read_params(request)
+            if fault := self.faults.take(method):
+                raise fault
+            if method.lower() == "getupdates":
+                result = await self._get_updates(params)
+            else:
+                result = HANDLERS[method.lower()](self.state, params)
+            body: JSON = {"ok": True, "result": result}
+        except ApiError as error:
+            body = error.to_response()
+        self.calls.append(ApiCall(method, params, copy.deepcopy(body), time.monotonic()))
+        self._signal.notify()
+        return web.json_response(body, status=200 if body["ok"] else body["error_code"])
+
+    async def _get_updates(self, params: JSON) -> list[JSON]:
+        updates = self.state.updates
+        offset = int(params.get("offset") or 0)
+        if offset < 0 and updates:
+            self.state.confirm(updates[max(offset, -len(updates))]["update_id"])
+        elif offset > 0:
+            self.state.confirm(offset)
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._signal.notify()  # terminates an older long poll with 409
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(float(params.get("timeout") or 0)):
+                while not self.state.updates and not self._closing:
+                    await self._signal.wait()
+                    if generation != self._poll_generation:
+                        raise ApiError(409, CONFLICT)
+        return copy.deepcopy(self.state.updates[:limit])
+
+    async def _handle_file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            error = ApiError(401, "Unauthorized")
+        elif (stored := self.state.file_by_path(request.match_info["path"])) is None:
+            error = ApiError(404, "Not Found")
+        else:
+            return web.Response(
+                body=stored.data, content_type=stored.mime_type or "application/octet-stream"
+            )
+        return web.json_response(error.to_response(), status=error.status)
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        """Calls of one method (case-insensitive), oldest first."""
+        return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    def sent_messages(self, chat: ChatRef) -> list[JSON]:
+        """Current state of the bot's (undeleted) messages in a chat, plus ``raw_text``."""
+        return [m.snapshot() for m in self.state.bot_messages(_chat_id(chat))]
+
+    def last_message(self, chat: ChatRef) -> JSON | None:
+        """The bot's latest undeleted message in a chat."""
+        messages = self.state.bot_messages(_chat_id(chat))
+        return messages[-1].snapshot() if messages else None
+
+    def mark(self, chat: ChatRef) -> int:
+        """Number of bot messages ever sent to a chat; pass as ``after`` to wait for the next."""
+        return len(self.state.bot_messages(_chat_id(chat), include_deleted=True))
+
+    def callback_answer(self, query: JSON | str) -> JSON | None:
+        """answerCallbackQuery params for a pressed button (update or id); None if unanswered."""
+        query_id = query if isinstance(query, str) else query["callback_query"]["id"]
+        return self.state.callback_queries[query_id]
+
+    @property
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by a getUpdates offset."""
+        return len(self.state.updates)
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """Raw bytes of a stored file."""
+        return self.state.files[file_id].data
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    async def _wait(
+        self, probe: Callable[[], T | None], seconds: float, why: Callable[[], str]
+    ) -> T:
+        try:
+            async with asyncio.timeout(seconds):
+                while (found := probe()) is None:
+                    await self._signal.wait()
+        except TimeoutError:
+            raise AssertionError(why()) from None
+        return found
+
+    async def wait_for_message(
+        self,
+        chat: ChatRef,
+        contains: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - public test API mirrors wait_for(timeout=...)
+        after: int = 0,
+    ) -> JSON:
+        """Wait for a bot message at position > ``after`` whose plain text contains ``contains``."""
+
+        def log() -> list[StoredMessage]:
+            return self.state.bot_messages(_chat_id(chat), include_deleted=True)
+
+        def probe() -> JSON | None:
+            for message in log()[after:]:
+                if contains is None or contains in message.plain_text:
+                    return message.snapshot()
+            return None
+
+        def why() -> str:
+            recent = [m.plain_text for m in log()[-5:]]
+            return (f"no bot message containing {contains!r} in chat {_chat_id(chat)} after "
+                    f"#{after} within {timeout}s; last messages: {recent}")  # fmt: skip
+
+        return await self._wait(probe, timeout, why)
+
+    async def wait_for_call(
+        self,
+        method: str,
+        predicate: Callable[[ApiCall], bool] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> ApiCall:
+        """First call of ``method`` (already made or future) matching ``predicate``."""
+
+        def probe() -> ApiCall | None:
+            return next(
+                (c for c in self.calls_to(method) if predicate is None or predicate(c)), None
+            )
+
+        def why() -> str:
+            recent = [c.method for c in self.calls[-10:]]
+            return f"no matching {method} call within {timeout}s; last calls: {recent}"
+
+        return await self._wait(probe, timeout, why)
+
+    async def wait_until_delivered(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until every enqueued update was fetched and confirmed by a later offset."""
+
+        def why() -> str:
+            return f"{self.pending_updates} update(s) still unconfirmed after {timeout}s"
+
+        await self._wait(lambda: True if not self.state.updates else None, timeout, why)

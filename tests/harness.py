@@ -1,0 +1,122 @@
+"""End-to-end harness: the real bot (the `thidua run` code path) against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.app import make_services
+from bot.config import Config
+from bot.context import Services
+from bot.emulator import BotApiEmulator
+from bot.runner import serve
+from storage import bloc, invites
+from storage.db import Database
+from tests.factories import ADMIN_ID, SECOND_ADMIN_ID, TOKEN, make_config
+
+BOT_USERNAME = "thidua_test_bot"
+
+
+@dataclass
+class Harness:
+    """A running bot, its emulator, and a second database handle for the test's own use."""
+
+    emu: BotApiEmulator
+    config: Config
+    db: Database
+    services: Services
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+    users: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def admin(self) -> Any:
+        """The first configured admin, as an emulator user."""
+        return self.emu.state.users[ADMIN_ID]
+
+    def user(self, user_id: int, first_name: str, **kwargs: Any) -> Any:
+        """An emulator user, created on first use."""
+        if user_id not in self.users:
+            self.users[user_id] = self.emu.add_user(user_id, first_name, **kwargs)
+        return self.users[user_id]
+
+    async def say(self, user: Any, text: str, *, contains: str | None = None) -> dict[str, Any]:
+        """Sends text as user in their private chat and returns the bot's next reply there."""
+        mark = self.emu.mark(user.id)
+        self.emu.send_text(user, text)
+        return await self.emu.wait_for_message(user.id, contains=contains, after=mark)
+
+    async def press(self, user: Any, message: dict[str, Any], label: str) -> dict[str, Any]:
+        """Presses the inline button labelled `label` and returns the chat's resulting state."""
+        mark = self.emu.mark(user.id)
+        edits_before = len(self.emu.calls_to("editMessageText"))
+        self.emu.press_button_text(user, message, label)
+        await self.emu.wait_for_call(
+            "answerCallbackQuery",
+            lambda c: c.params.get("callback_query_id") is not None,
+            timeout=5,
+        )
+        await self.emu.wait_until_delivered()
+        for _ in range(100):
+            if (
+                len(self.emu.calls_to("editMessageText")) > edits_before
+                or self.emu.mark(user.id) > mark
+            ):
+                break
+            await asyncio.sleep(0.02)
+        return self.emu.last_message(user.id) or {}
+
+    async def invite(self, unit_code: str, ttl: timedelta = timedelta(days=7)) -> str:
+        """Creates an invite exactly as `thidua invite` does and returns its token."""
+        async with self.db.session() as session:
+            unit = await bloc.get_unit_by_code(session=session, code=unit_code)
+            assert unit is not None
+            issued = await invites.create_invite(session=session, unit=unit, ttl=ttl)
+        return issued.token
+
+    async def join(self, user: Any, unit_code: str) -> dict[str, Any]:
+        """Makes user a contact of the unit through a real invite link."""
+        token = await self.invite(unit_code)
+        marks = {admin: self.emu.mark(admin) for admin in self.config.bloc.admins}
+        welcome = await self.say(user, f"/start {token}", contains="Xin chào")
+        for admin, mark in marks.items():
+            if admin != user.id:
+                await self.emu.wait_for_message(admin, after=mark)
+        return welcome
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    tmp_path: Path, *, latency: float = 0.0, database_url: str | None = None, **overrides: Any
+) -> AsyncIterator[Harness]:
+    """Starts the emulator and the bot; stops both afterwards."""
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME, latency=latency) as emu:
+        url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        config = make_config(database_url=url, base_url=emu.base_url, **overrides)
+        for admin_id in config.bloc.admins:
+            emu.add_user(admin_id, f"Admin {admin_id}")
+        services = make_services(config)
+        stop, started = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(serve(config, stop=stop, services=services, started=started))
+        waiter = asyncio.create_task(started.wait())
+        await asyncio.wait({task, waiter}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            waiter.cancel()
+            task.result()  # raises the start-up error
+        assert started.is_set(), "bot did not start"
+        db = Database(url)
+        harness = Harness(emu, config, db, services, stop, task)
+        try:
+            yield harness
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=15)
+            await db.dispose()
+
+
+__all__ = ["ADMIN_ID", "SECOND_ADMIN_ID", "Harness", "running_bot"]

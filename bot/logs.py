@@ -50,11 +50,19 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Redacting
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request URL, which contains the token, at INFO.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request URL, which contains the token, at INFO; python-telegram-bot
+    # logs whole updates and call parameters (people's messages, invite tokens) at DEBUG.
+    quiet = {
+        "httpx": logging.WARNING,
+        "httpcore": logging.WARNING,
+        "aiosqlite": logging.WARNING,
+        "asyncio": logging.WARNING,
+        "alembic": logging.WARNING,
+        "apscheduler": logging.WARNING,
+        "telegram": logging.INFO,
+    }
+    for name, floor in quiet.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
     return redactor
 
 

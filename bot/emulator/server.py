@@ -118,6 +118,8 @@ class BotApiEmulator(UserActions):
     ) -> None:
         self.token = token
         self.latency = latency
+        # Extra delay per method (e.g. {"sendMessage": 3.0}) to hold a handler mid-flight.
+        self.delays: dict[str, float] = {}
         self.host, self.port = host, port
         self._signal = _Signal()
         bot = User(int(token.split(":")[0]), bot_name, username=bot_username, is_bot=True)
@@ -173,8 +175,13 @@ class BotApiEmulator(UserActions):
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params: JSON = {}
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        delay = self.latency + self.delays.get(method, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+            if request.transport is None or request.transport.is_closing():
+                # The caller died or gave up while the request was "on the wire": like a
+                # request that never reached Telegram, it has no effect.
+                return web.Response(status=499)
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError, MissingTokenError
+from bot.questions import PeriodKind, Template, default_templates
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
@@ -158,11 +159,32 @@ def _no_duplicates(what: str, codes: list[str]) -> None:
         seen.add(code)
 
 
+class ReportsConfig(_Strict):
+    """Report questions per period kind (the shipped defaults unless replaced) and late rules."""
+
+    six_month: Template | None = None
+    annual: Template | None = None
+    adhoc: Template | None = None
+    late_days: int = Field(default=30, ge=0, le=365, description="days late reports are taken")
+
+    def template(self, kind: str) -> Template:
+        """The questions for a period kind."""
+        return getattr(self, PeriodKind(kind).value) or default_templates()[kind]
+
+
+class FilesConfig(_Strict):
+    """Where attachments are kept (content-addressed by SHA-256)."""
+
+    dir: str = "data/files"
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
+    files: FilesConfig = FilesConfig()
+    reports: ReportsConfig = ReportsConfig()
     bloc: BlocConfig
     path: Path | None = Field(default=None, exclude=True)
 
@@ -199,6 +221,10 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         db["url"] = _resolve_sqlite(db["url"], path.parent)
     elif isinstance(db, dict) and "url" not in db:
         db["url"] = _resolve_sqlite(DatabaseConfig().url, path.parent)
+    files = raw.setdefault("files", {})
+    if isinstance(files, dict):
+        folder = Path(str(files.get("dir", FilesConfig().dir)))
+        files["dir"] = str(folder if folder.is_absolute() else (path.parent / folder).resolve())
     try:
         return Config.model_validate({**raw, "path": path})
     except ValidationError as exc:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -213,3 +214,101 @@ class KeyValue(SQLModel, table=True):
 
     key: str = Field(max_length=64, primary_key=True)
     value: str = Field(max_length=2000)
+
+
+class ReportPeriod(SQLModel, table=True):
+    """A report period (kỳ báo cáo): six-month review, year-end review or ad hoc.
+
+    Its state follows from its times: scheduled before `opens_at`, open until `closes_at`
+    (or `closed_at` when an admin closed it early), closed after. Submissions after
+    `deadline_at` are accepted but marked late. The questions are copied in at creation so
+    later edits to the config never change what a unit already answered.
+    """
+
+    __tablename__ = "report_period"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    title: str = Field(max_length=200)
+    year: int = Field(index=True)
+    opens_at: datetime = _ts(nullable=False)
+    deadline_at: datetime = _ts(nullable=False)
+    closes_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    questions: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: int | None = _user_id(nullable=True)
+    created_at: datetime = _created()
+    extensions: int = 0
+
+
+class Submission(SQLModel, table=True):
+    """One unit's report for one period, shared by all the unit's contacts.
+
+    `revision` grows with every change; writers say which revision they saw, so two
+    contacts editing at once never overwrite each other unknowingly.
+    """
+
+    __table_args__ = (UniqueConstraint("period_id", "unit_id", name="uq_submission_period_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period_id: int = _fk("report_period.id", "CASCADE")
+    unit_id: int = _fk("unit.id", "RESTRICT")
+    status: str = Field(default="draft", max_length=16, index=True)
+    revision: int = 0
+    version: int = 0
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_by: int | None = _user_id(nullable=True)
+    updated_at: datetime = _created()
+    submitted_at: datetime | None = _ts()
+    late: bool = False
+    # Answers changed since the last submit (the submitted version is still the official one).
+    dirty: bool = False
+    review_comment: str | None = Field(default=None, max_length=2000)
+    reviewed_by: int | None = _user_id(nullable=True)
+    reviewed_at: datetime | None = _ts()
+
+
+class SubmissionVersion(SQLModel, table=True):
+    """A submitted state of a submission; every submit adds one, none is ever changed."""
+
+    __tablename__ = "submission_version"
+    __table_args__ = (UniqueConstraint("submission_id", "version", name="uq_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = _fk("submission.id", "CASCADE")
+    version: int
+    answers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    submitted_by: int | None = _user_id(nullable=True)
+    submitted_at: datetime = _created()
+    late: bool = False
+    days_late: int = 0
+
+
+class Attachment(SQLModel, table=True):
+    """A file attached to a submission; the bytes are kept on disk by their SHA-256."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = _fk("submission.id", "CASCADE")
+    question_key: str = Field(max_length=64)
+    file_id: str = Field(max_length=255)
+    file_unique_id: str = Field(max_length=128)
+    file_name: str = Field(max_length=255)
+    mime_type: str | None = Field(default=None, max_length=128)
+    size: int = 0
+    kind: str = Field(default="document", max_length=16)
+    sha256: str = Field(max_length=64, index=True)
+    uploaded_by: int | None = _user_id(nullable=True)
+    created_at: datetime = _created()
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a person is in a multi-step flow, so a restart resumes it."""
+
+    __tablename__ = "conversation_state"
+
+    chat_id: int = Field(sa_column=Column(BigInteger(), primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=Column(BigInteger(), primary_key=True, autoincrement=False))
+    flow: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _created()

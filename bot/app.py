@@ -16,6 +16,8 @@ from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.config import Config
 from bot.context import BotContext, Services
+from bot.conversations import Conversations
+from bot.files import FileStore
 from bot.i18n import LANGUAGES, Translator
 from bot.processor import ChatOrderedProcessor
 from handlers.menu import COMMANDS, GROUP_COMMANDS, description_key
@@ -57,10 +59,13 @@ def build_application(config: Config, services: Services) -> AppType:
 
 def make_services(config: Config, db: Database | None = None) -> Services:
     """Services for a run: the database and translator."""
+    db = db or Database(config.database.url, echo=config.database.echo)
     return Services(
         config=config,
-        db=db or Database(config.database.url, echo=config.database.echo),
+        db=db,
         translator=Translator(),
+        conversations=Conversations(db),
+        files=FileStore(config.files.dir),
     )
 
 

@@ -10,18 +10,22 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from telegram import Bot
 from telegram.helpers import create_deep_linked_url
 
+from bot import reporting
 from bot.app import make_services
 from bot.config import Config, load_config
 from bot.errors import ConfigError, MissingTokenError, ThiduaError
 from bot.i18n import default_translator, format_datetime
 from bot.logs import setup_logging
+from bot.questions import PeriodKind
 from bot.runner import prepare_database, serve
-from storage import bloc, invites, settings
+from storage import bloc, invites, periods, settings
 from storage.db import Database
+from storage.models import utcnow
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_NO_TOKEN = 0, 1, 2, 3
 log = logging.getLogger("thidua")
@@ -42,10 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
-        cmd.add_argument("--config", required=True, metavar="FILE", help="path to config.toml")
-        cmd.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    def add(
+        name: str, help_text: str, parent: Any = sub, options: bool = True
+    ) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = parent.add_parser(
+            name, help=help_text, description=help_text
+        )
+        if options:
+            cmd.add_argument("--config", required=True, metavar="FILE", help="path to config.toml")
+            cmd.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
         return cmd
 
     add(
@@ -61,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("unit_code", metavar="UNIT_CODE", help="the unit's code in the config")
     invite.add_argument("--days", type=int, default=None, help="days until the link expires")
     add("run", "Run the bot (long polling by default, or webhook as configured).")
+    period = add("period", "Manage report periods (kỳ báo cáo).", options=False)
+    period_sub = period.add_subparsers(dest="period_command", required=True, metavar="ACTION")
+    period_add = add(
+        "add",
+        "Open a report period. Dates as dd/mm[/yyyy] [HH:MM] in the bloc's time zone.",
+        parent=period_sub,
+    )
+    period_add.add_argument("--kind", required=True, choices=[k.value for k in PeriodKind])
+    period_add.add_argument("--title", default=None, help="default: the usual title")
+    period_add.add_argument("--opens", default=None, help="default: now")
+    period_add.add_argument("--deadline", required=True, help="e.g. 15/6/2023 17:00")
+    add("list", "List report periods.", parent=period_sub)
     return parser
 
 
@@ -80,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_init(config, language))
         if args.command == "invite":
             return asyncio.run(_invite(config, language, args.unit_code, args.days))
+        if args.command == "period":
+            return asyncio.run(_period(config, language, args))
         config.require_token()
         return _run(config)
     except MissingTokenError:
@@ -90,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:
+        log.debug("unexpected failure", exc_info=True)
+        print(_say(language, "cli.failed", details=f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+        return EXIT_ERROR
 
 
 async def _init(config: Config, language: str) -> int:
@@ -111,7 +138,7 @@ async def _init(config: Config, language: str) -> int:
 async def _invite(config: Config, language: str, unit_code: str, days: int | None) -> int:
     db = Database(config.database.url)
     try:
-        if await db.current_revision() is None:
+        if not await db.is_current():
             print(_say(language, "cli.not_initialised"), file=sys.stderr)
             return EXIT_CONFIG
         username = await _bot_username(config, db)
@@ -149,6 +176,50 @@ async def _bot_username(config: Config, db: Database) -> str:
     async with db.session() as session:
         stored = await settings.get_value(session=session, key="bot_username")
     return stored or config.telegram.username
+
+
+async def _period(config: Config, language: str, args: argparse.Namespace) -> int:
+    db = Database(config.database.url)
+    try:
+        if not await db.is_current():
+            print(_say(language, "cli.not_initialised"), file=sys.stderr)
+            return EXIT_CONFIG
+        now = utcnow()
+        if args.period_command == "list":
+            async with db.session() as session:
+                found = await periods.list_periods(session=session, limit=100)
+            for period in found:
+                status = _say(language, f"period.status_{periods.status_of(period, now).value}")
+                deadline = format_datetime(period.deadline_at, config.bloc.tz, language)
+                print(f"{period.id}\t{period.kind}\t{deadline}\t{status}\t{period.title}")
+            return EXIT_OK
+        title = args.title or reporting.default_title(
+            args.kind, config.bloc.year, language, default_translator().plain
+        )
+        try:
+            request = reporting.validate(
+                args.kind,
+                title,
+                reporting.parse_opening(args.opens, config, now),
+                reporting.parse_deadline(args.deadline, config, now),
+                now,
+            )
+        except reporting.PeriodError as exc:
+            print(_say(language, exc.key), file=sys.stderr)
+            return EXIT_CONFIG
+        period = await reporting.create(db, config, request, created_by=None)
+    finally:
+        await db.dispose()
+    print(
+        _say(
+            language,
+            "cli.period_created",
+            id=period.id,
+            title=period.title,
+            deadline=format_datetime(period.deadline_at, config.bloc.tz, language),
+        )
+    )
+    return EXIT_OK
 
 
 def _run(config: Config) -> int:

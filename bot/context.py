@@ -10,6 +10,8 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Config
+from bot.conversations import Conversations
+from bot.files import FileStore
 from bot.i18n import Translator
 from storage.db import Database
 from storage.models import utcnow
@@ -22,6 +24,8 @@ class Services:
     config: Config
     db: Database
     translator: Translator
+    conversations: Conversations
+    files: FileStore
     clock: Callable[[], datetime] = utcnow
     bot_username: str = ""
     extras: dict[str, Any] = field(default_factory=dict)

@@ -35,6 +35,9 @@ async def serve(
     stop = stop or asyncio.Event()
     services = services or make_services(config)
     await prepare_database(config, services.db)
+    in_progress = await services.conversations.load()
+    if in_progress:
+        log.info("%d conversation(s) in progress resumed from the database", in_progress)
     app = build_application(config, services)
     inbox = Inbox(app, services.db)
     processor = app.update_processor

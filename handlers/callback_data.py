@@ -17,6 +17,11 @@ class Prefix:
     REVOKE_PAGE = "revp"
     REVOKE_CONFIRM = "revok"
     CANCEL = "cancel"
+    PERIOD = "kp"
+    STATUS = "st"
+    REVIEW = "rv"
+    REPORT_PERIOD = "rpp"
+    REPORT_ACTION = "rpa"
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,23 @@ from handlers.permissions import Role
 
 # Vietnamese command first; English aliases are accepted too (see ALIASES).
 COMMANDS: dict[Role, tuple[str, ...]] = {
-    Role.ADMIN: ("moi", "donvi", "thuhoi", "toi", "ngonngu", "help"),
-    Role.CONTACT: ("toi", "ngonngu", "help"),
+    Role.ADMIN: (
+        "kybaocao",
+        "tinhhinh",
+        "duyet",
+        "moi",
+        "donvi",
+        "thuhoi",
+        "baocao",
+        "huy",
+        "toi",
+        "ngonngu",
+        "help",
+    ),
+    Role.CONTACT: ("baocao", "huy", "toi", "ngonngu", "help"),
     Role.STRANGER: ("toi", "ngonngu", "help"),
 }
-GROUP_COMMANDS: tuple[str, ...] = ("help",)
+GROUP_COMMANDS: tuple[str, ...] = ("baocao", "help")
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "moi": ("moi", "invite"),
@@ -19,6 +31,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "toi": ("toi", "whoami"),
     "ngonngu": ("ngonngu", "language"),
     "help": ("help", "trogiup"),
+    "baocao": ("baocao", "report"),
+    "huy": ("huy", "cancel"),
+    "kybaocao": ("kybaocao", "periods"),
+    "tinhhinh": ("tinhhinh", "status"),
+    "duyet": ("duyet", "review"),
 }
 
 

@@ -6,13 +6,13 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 
 from bot.config import nfc
 from bot.context import BotContext
 from handlers import replies
 from handlers.common import command_list
 from handlers.permissions import Role, forget_caller, get_caller
+from handlers.reports import DEEP_LINK, start_report
 from storage import invites
 from storage.invites import InviteOutcome
 
@@ -37,6 +37,9 @@ async def start(update: Update, context: BotContext) -> None:
         return
     if chat.type != ChatType.PRIVATE:
         await replies.reply(update, context, caller, "common.private_only")
+        return
+    if context.args and context.args[0] == DEEP_LINK:
+        await start_report(update, context)
         return
     if context.args:
         await _join(update, context, context.args[0])
@@ -85,7 +88,13 @@ async def _join(update: Update, context: BotContext, token: str) -> None:
             unit=result.unit.name,
             commands=command_list(context, caller),
         )
-        await _tell_admins(context, caller.full_name, result.unit.name, user.id)
+        await replies.notify_admins(
+            context,
+            "admin.contact_joined",
+            exclude=user.id,
+            name=caller.full_name,
+            unit=result.unit.name,
+        )
         return
     if result.outcome is InviteOutcome.ALREADY_MEMBER:
         unit_name = result.unit.name if result.unit else ""
@@ -93,21 +102,3 @@ async def _join(update: Update, context: BotContext, token: str) -> None:
         return
     log.info("user %s presented a bad invite token: %s", user.id, result.outcome.value)
     await replies.reply(update, context, caller, _OUTCOME_KEYS[result.outcome])
-
-
-async def _tell_admins(context: BotContext, name: str, unit: str, user_id: int) -> None:
-    """Lets the bloc's admins know a contact joined (best effort)."""
-    services = context.services
-    for admin_id in services.config.bloc.admins:
-        if admin_id == user_id:
-            continue
-        body = services.translator(
-            await replies.language_of(context, admin_id),
-            "admin.contact_joined",
-            name=name,
-            unit=unit,
-        )
-        try:
-            await context.bot.send_message(admin_id, body)
-        except TelegramError as exc:  # an admin who never opened the bot cannot be messaged
-            log.warning("could not notify admin %s of a new contact: %s", admin_id, exc)

@@ -12,18 +12,25 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import admin, common, onboarding
+from handlers import admin, common, onboarding, periods, reports, review, status
 from handlers import callback_data as cb
 from handlers.errors import on_error
+from handlers.flows import InFlow
 from handlers.menu import ALIASES
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Adds all handlers to the application."""
     private = filters.ChatType.PRIVATE
+    services = app.bot_data["services"]
     app.add_handlers(
         [
             CommandHandler("start", onboarding.start),
+            CommandHandler(ALIASES["baocao"], reports.report_command),
+            CommandHandler(ALIASES["huy"], reports.cancel_command),
+            CommandHandler(ALIASES["kybaocao"], periods.list_periods),
+            CommandHandler(ALIASES["tinhhinh"], status.status_command),
+            CommandHandler(ALIASES["duyet"], review.review_command),
             CommandHandler(ALIASES["help"], common.help_command),
             CommandHandler(ALIASES["toi"], common.whoami),
             CommandHandler(ALIASES["ngonngu"], common.language_menu),
@@ -41,6 +48,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
                 admin.revoke_confirmed, pattern=cb.pattern(cb.Prefix.REVOKE_CONFIRM)
             ),
             CallbackQueryHandler(common.cancel, pattern=cb.pattern(cb.Prefix.CANCEL)),
+            CallbackQueryHandler(
+                reports.period_picked, pattern=cb.pattern(cb.Prefix.REPORT_PERIOD)
+            ),
+            CallbackQueryHandler(reports.on_button, pattern=cb.pattern(cb.Prefix.REPORT_ACTION)),
+            # Plain messages from someone in the middle of a flow.
+            CallbackQueryHandler(periods.on_button, pattern=cb.pattern(cb.Prefix.PERIOD)),
+            CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
+            CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
+            InFlow(reports.FLOW, reports.on_message, services),
+            InFlow(periods.FLOW, periods.on_message, services),
+            InFlow(review.FLOW, review.on_message, services),
             # Last resort, after every flow had its chance (first match in a group wins).
             CallbackQueryHandler(common.stale_button),
             MessageHandler(private & ~filters.StatusUpdate.ALL, common.fallback),

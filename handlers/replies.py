@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot.context import BotContext
 from handlers.permissions import Caller, Role
 from storage import settings
+
+log = logging.getLogger(__name__)
 
 
 def text(context: BotContext, caller: Caller | None, key: str, /, **kwargs: Any) -> str:
@@ -34,11 +38,16 @@ async def reply(
 
 
 async def send_text(
-    update: Update, body: str, *, markup: InlineKeyboardMarkup | None = None
+    update: Update,
+    body: str,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    new_message: bool = False,
 ) -> Message | None:
-    """Sends body in the update's chat; a button press edits the message it came from."""
+    """Sends body in the update's chat; a button press edits the message it came from
+    (unless `new_message`, for flows that read as a transcript)."""
     query = update.callback_query
-    if query is not None and isinstance(query.message, Message):
+    if query is not None and isinstance(query.message, Message) and not new_message:
         try:
             result = await query.message.edit_text(body, reply_markup=markup)
         except BadRequest as exc:
@@ -72,3 +81,22 @@ async def language_of(context: BotContext, user_id: int) -> str:
     async with context.services.db.session() as session:
         chosen = await settings.get_language(session=session, telegram_user_id=user_id)
     return chosen or context.services.config.bloc.language
+
+
+async def notify_admins(
+    context: BotContext, key: str, /, *, exclude: int | None = None, **kwargs: Any
+) -> None:
+    """Tells every admin (in their own language); a value may be a function of the language.
+
+    Best effort: an admin who never opened the bot cannot be messaged.
+    """
+    services = context.services
+    for admin_id in services.config.bloc.admins:
+        if admin_id == exclude:
+            continue
+        language = await language_of(context, admin_id)
+        values = {k: v(language) if isinstance(v, Callable) else v for k, v in kwargs.items()}
+        try:
+            await context.bot.send_message(admin_id, services.translator(language, key, **values))
+        except TelegramError as exc:
+            log.warning("could not notify admin %s (%s): %s", admin_id, key, exc)

@@ -76,3 +76,16 @@ async def update_profile(
     if contact.full_name != full_name or contact.username != username:
         contact.full_name, contact.username = full_name, username
         session.add(contact)
+
+
+async def name_of(*, session: AsyncSession, telegram_user_id: int | None) -> str | None:
+    """The name a Telegram account was last known by here (active or not)."""
+    if telegram_user_id is None:
+        return None
+    query = (
+        select(Contact.full_name)
+        .where(Contact.telegram_user_id == telegram_user_id)
+        .order_by(col(Contact.joined_at).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()

@@ -92,6 +92,13 @@ class Database:
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
 
+    async def is_current(self) -> bool:
+        """Whether the schema is at the newest migration (else `thidua init` is needed)."""
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        return await self.current_revision() == head
+
     async def dispose(self) -> None:
         """Closes every pooled connection."""
         await self.engine.dispose()

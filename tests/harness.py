@@ -15,8 +15,9 @@ from bot.config import Config
 from bot.context import Services
 from bot.emulator import BotApiEmulator
 from bot.runner import serve
-from storage import bloc, invites
+from storage import bloc, invites, periods
 from storage.db import Database
+from storage.models import ReportPeriod
 from tests.factories import ADMIN_ID, SECOND_ADMIN_ID, TOKEN, make_config
 
 BOT_USERNAME = "thidua_test_bot"
@@ -79,6 +80,30 @@ class Harness:
             issued = await invites.create_invite(session=session, unit=unit, ttl=ttl)
         return issued.token
 
+    async def open_period(
+        self,
+        kind: str = "six_month",
+        *,
+        opens: timedelta = timedelta(hours=-1),
+        deadline: timedelta = timedelta(days=7),
+        title: str | None = None,
+        questions: list[dict[str, Any]] | None = None,
+    ) -> ReportPeriod:
+        """A period relative to the bot's clock (times may lie in the past, unlike in chat)."""
+        now = self.services.clock()
+        template = self.config.reports.template(kind)
+        async with self.db.session() as session:
+            return await periods.create_period(
+                session=session,
+                kind=kind,
+                title=title or f"Kỳ thử {kind}",
+                year=self.config.bloc.year,
+                opens_at=now + opens,
+                deadline_at=now + deadline,
+                questions=questions or [q.model_dump(mode="json") for q in template.questions],
+                late_days=self.config.reports.late_days,
+            )
+
     async def join(self, user: Any, unit_code: str) -> dict[str, Any]:
         """Makes user a contact of the unit through a real invite link."""
         token = await self.invite(unit_code)
@@ -92,11 +117,19 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    tmp_path: Path, *, latency: float = 0.0, database_url: str | None = None, **overrides: Any
+    tmp_path: Path,
+    *,
+    latency: float = 0.0,
+    database_url: str | None = None,
+    first_update_id: int = 1,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """Starts the emulator and the bot; stops both afterwards."""
-    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME, latency=latency) as emu:
+    async with BotApiEmulator(
+        token=TOKEN, bot_username=BOT_USERNAME, latency=latency, first_update_id=first_update_id
+    ) as emu:
         url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        overrides.setdefault("files", {"dir": str(tmp_path / "files")})
         config = make_config(database_url=url, base_url=emu.base_url, **overrides)
         for admin_id in config.bloc.admins:
             emu.add_user(admin_id, f"Admin {admin_id}")

@@ -115,6 +115,7 @@ class BotApiEmulator(UserActions):
         latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        first_update_id: int = 1,
     ) -> None:
         self.token = token
         self.latency = latency
@@ -123,7 +124,11 @@ class BotApiEmulator(UserActions):
         self.host, self.port = host, port
         self._signal = _Signal()
         bot = User(int(token.split(":")[0]), bot_name, username=bot_username, is_bot=True)
-        self.state = EmulatorState(bot, on_change=self._signal.notify)
+        # A bot restarted against a new emulator must see update ids keep growing, as
+        # Telegram's do: pass a first_update_id above the ones already handled.
+        self.state = EmulatorState(
+            bot, on_change=self._signal.notify, first_update_id=first_update_id
+        )
         self.faults = FaultPlan()
         self.calls: list[ApiCall] = []
         self._runner: web.AppRunner | None = None

@@ -121,7 +121,9 @@ def message_key(message: Any) -> tuple[int, int]:
 class EmulatorState:
     """All emulator data; calls ``on_change`` whenever something observable changes."""
 
-    def __init__(self, bot: User, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, bot: User, on_change: Callable[[], None] = lambda: None, first_update_id: int = 1
+    ) -> None:
         self.bot = bot
         self.on_change = on_change
         self.users: dict[int, User] = {}
@@ -133,7 +135,7 @@ class EmulatorState:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.callback_queries: dict[str, JSON | None] = {}  # id -> answer (None = unanswered)
         self._last_message_id: dict[int, int] = {}
-        self._update_ids = itertools.count(1)
+        self._update_ids = itertools.count(first_update_id)
         self._file_ids = itertools.count(1)
 
     # -- registry --------------------------------------------------------------

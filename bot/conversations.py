@@ -1,0 +1,64 @@
+"""Multi-step flows that survive restarts: state in the database, a copy in memory.
+
+The in-memory copy lets a handler decide synchronously (PTB's `check_update`) whether a
+message belongs to a flow; every change is written to the database first.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage import conversations as store
+from storage.db import Database
+
+
+@dataclass
+class Flow:
+    """Where one person is in one flow."""
+
+    flow: str
+    step: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Conversations:
+    """Every person's current flow, keyed by (chat id, user id)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[tuple[int, int], Flow] = {}
+
+    async def load(self) -> int:
+        """Fills the cache from the database; returns how many flows were in progress."""
+        async with self.db.session() as session:
+            rows = await store.all_states(session=session)
+        self._cache = {(r.chat_id, r.user_id): Flow(r.flow, r.step, dict(r.data)) for r in rows}
+        return len(self._cache)
+
+    def get(self, chat_id: int, user_id: int) -> Flow | None:
+        """A copy of the person's flow, or None."""
+        flow = self._cache.get((chat_id, user_id))
+        return copy.deepcopy(flow) if flow else None
+
+    async def save(self, chat_id: int, user_id: int, flow: Flow) -> None:
+        """Stores the person's flow (database first)."""
+        async with self.db.session() as session:
+            await store.save_state(
+                session=session,
+                chat_id=chat_id,
+                user_id=user_id,
+                flow=flow.flow,
+                step=flow.step,
+                data=flow.data,
+            )
+        self._cache[(chat_id, user_id)] = copy.deepcopy(flow)
+
+    async def end(self, chat_id: int, user_id: int) -> None:
+        """Forgets the person's flow."""
+        if (chat_id, user_id) not in self._cache:
+            return
+        async with self.db.session() as session:
+            await store.delete_state(session=session, chat_id=chat_id, user_id=user_id)
+        self._cache.pop((chat_id, user_id), None)

@@ -188,3 +188,32 @@ async def test_kill_9_mid_update_loses_nothing(tmp_path: Path) -> None:
         assert await inbox.pending(session=session) == []
         assert await contacts.list_contacts(session=session) == []
     await db.dispose()
+
+
+async def test_period_add_and_list(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    assert (await _cli("init", "--config", str(path)))[0] == 0
+    code, _, err = await _cli(
+        "period", "add", "--kind", "six_month", "--deadline", "1/1/2020", "--config", str(path)
+    )
+    assert code == 2 and "quá khứ" in err
+    code, _, err = await _cli(
+        "period", "add", "--kind", "annual", "--deadline", "abc", "--config", str(path)
+    )
+    assert code == 2 and "định dạng ngày" in err
+    code, out, err = await _cli(
+        "period",
+        "add",
+        "--kind",
+        "six_month",
+        "--opens",
+        "1/6/2099",
+        "--deadline",
+        "15/6/2099 17:00",
+        "--config",
+        str(path),
+    )
+    assert code == 0, err
+    assert "Sơ kết 6 tháng đầu năm 2023" in out and "15/06/2099 17:00" in out
+    code, out, _ = await _cli("period", "list", "--config", str(path))
+    assert code == 0 and "six_month\t15/06/2099 17:00\tchưa mở" in out

@@ -55,7 +55,7 @@ async def get_caller(update: Update, context: BotContext) -> Caller | None:
     caller: Caller | None = None
     if user is not None and not user.is_bot:
         services = context.services
-        async with services.db.session() as session:
+        async with services.db.read() as session:
             contact = await contacts.get_active_contact(session=session, telegram_user_id=user.id)
             unit = await session.get(Unit, contact.unit_id) if contact else None
             language = await settings.get_language(session=session, telegram_user_id=user.id)

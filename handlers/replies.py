@@ -78,7 +78,7 @@ async def refuse(update: Update, context: BotContext, caller: Caller, reason: st
 
 async def language_of(context: BotContext, user_id: int) -> str:
     """The language of someone other than the caller (for notices sent to them)."""
-    async with context.services.db.session() as session:
+    async with context.services.db.read() as session:
         chosen = await settings.get_language(session=session, telegram_user_id=user_id)
     return chosen or context.services.config.bloc.language
 

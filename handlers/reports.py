@@ -89,7 +89,7 @@ async def start_report(update: Update, context: BotContext) -> None:
     if caller.unit is None:
         await replies.reply(update, context, caller, "report.no_unit")
         return
-    async with context.services.db.session() as session:
+    async with context.services.db.read() as session:
         open_now = await periods.open_periods(session=session, now=context.services.clock())
     if not open_now:
         await replies.reply(update, context, caller, "report.no_open_period")
@@ -216,7 +216,7 @@ async def _ask(
         lines.append(replies.text(context, caller, "report.optional"))
     lines.append(replies.text(context, caller, f"report.hint_{question.type.value}"))
     if entry is not None:
-        async with context.services.db.session() as session:
+        async with context.services.db.read() as session:
             current = await render_answers(
                 session, [question], {question.key: entry}, language, context.services.translator
             )
@@ -620,7 +620,7 @@ async def _show_preview(
         await services.conversations.end(_chat_id(update), caller.user_id)
     else:
         await _remember(update, context, submission, period, Step.PREVIEW, 0, False)
-    async with services.db.session() as session:
+    async with services.db.read() as session:
         rendered = await render_answers(
             session, questions, submission.answers, language, services.translator
         )
@@ -724,7 +724,7 @@ async def _load(
 ) -> tuple[Submission, ReportPeriod] | None:
     """The flow's submission and period, or None (after telling the user) if gone."""
     services = context.services
-    async with services.db.session() as session:
+    async with services.db.read() as session:
         submission = await submissions.get_submission(
             session=session, submission_id=int(flow.data["sid"])
         )

@@ -31,7 +31,7 @@ async def choose_period(
     update: Update, context: BotContext, caller: Caller, prefix: str
 ) -> ReportPeriod | None:
     """The period to act on: the only recent one, or None after offering a choice."""
-    async with context.services.db.session() as session:
+    async with context.services.db.read() as session:
         recent = await periods.list_periods(session=session, limit=8)
     if not recent:
         await replies.reply(update, context, caller, "period.none")
@@ -82,7 +82,7 @@ async def show_board(
 ) -> None:
     """Totals first, then each department's units with an icon for their state."""
     services = context.services
-    async with services.db.session() as session:
+    async with services.db.read() as session:
         rows = await submissions.board(session=session, period_id=period.id or 0)
     counts = Counter(row.state for row in rows)
     totals = " · ".join(

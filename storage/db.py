@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY_OPTION = "thidua_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -52,7 +54,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Connection) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers wait on the busy timeout
     # instead of failing with "database is locked" when a read transaction upgrades to a write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions (Database.read) begin deferred: in WAL mode readers never wait.
+    if conn.get_execution_options().get(READ_ONLY_OPTION):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -66,6 +72,14 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        self._read_sessions = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}),
+            class_=AsyncSession,
+            expire_on_commit=False,
+        )
+        # SQLite has one writer at a time. Queueing our own writers here, in FIFO order,
+        # is fairer and faster than letting them poll SQLite's busy handler.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,8 +88,18 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._sessions() as session, session.begin():
+        """A read-write transaction: committed on success, rolled back on error."""
+        if self._write_lock is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction (on SQLite it does not queue behind writers)."""
+        async with self._read_sessions() as session, session.begin():
             yield session
 
     async def upgrade(self, revision: str = "head") -> None:

@@ -1,0 +1,509 @@
+"""Benchmark: many contacts fill in a six-question report at the same time.
+
+N simulated contacts (default 500), each the contact of its own unit, go through the whole
+report conversation at once, over real HTTP, against the in-repo Bot API emulator: `/baocao`,
+six typed answers, then the "✅ Nộp báo cáo" button on the preview. That is 8 updates per
+contact. The bot is the real one (`bot.runner.serve`, the `thidua run` code path: durable
+inbox, per-chat ordering, database-backed conversation state).
+
+For every update the latency is measured from the moment the emulator enqueues it
+(`time.monotonic()` just before `send_text` / `press_button_text`) to the moment the emulator
+receives the bot's reply (the `at` timestamp of the matching `sendMessage` call, i.e. after the
+emulated network latency of that call). Throughput is the number of updates divided by the wall
+time of the timed phase (first update enqueued to last reply received). Setting up the
+database, the units, the contacts and the period is not timed.
+
+Each (backend, latency) combination runs in a fresh child process, so that its peak resident
+set size (`ru_maxrss`) is its own. The bot and the emulator share that process and its event
+loop: the emulator's work (HTTP serving, JSON, deep copies) counts against the figures, and the
+memory figure covers both. The emulator's call log is not kept during the run (a hook reads each
+call and drops it), so it does not inflate the memory figure.
+
+After each run, storage is checked: every unit must have a submitted report, version 1, with
+the six answers as typed. The script exits non-zero if one is missing.
+
+Usage (from the repository root):
+
+    .venv/bin/python benchmarks/conversation.py [--contacts 500]
+        [--backend sqlite|postgres|all] [--latency 0,0.05]
+
+PostgreSQL: THIDUA_BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test);
+each run uses a fresh schema, dropped afterwards. It is skipped, with the reason, if unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `tests` is not an installed package
+
+import asyncpg  # noqa: E402
+from sqlmodel import select  # noqa: E402
+
+from bot.app import make_services  # noqa: E402
+from bot.emulator import BotApiEmulator  # noqa: E402
+from bot.emulator.server import ApiCall  # noqa: E402
+from bot.emulator.state import User  # noqa: E402
+from bot.runner import prepare_database, serve  # noqa: E402
+from storage import periods  # noqa: E402
+from storage.db import Database  # noqa: E402
+from storage.models import Contact, Submission, SubmissionVersion, Unit, utcnow  # noqa: E402
+from tests.factories import TOKEN, make_config  # noqa: E402
+
+POSTGRES_URL = os.environ.get(
+    "THIDUA_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+BOT_USERNAME = "thidua_bench_bot"
+QUESTIONS = 6
+UPDATES_PER_CONTACT = QUESTIONS + 2  # /baocao, six answers, the submit button
+SUBMIT = "✅ Nộp báo cáo"
+SUBMITTED = "Đã nộp"
+FIRST_USER_ID = 7_000_000
+WAIT_TIMEOUT = 120.0
+RESULT_PREFIX = "RESULT "
+
+Message = dict[str, Any]
+Predicate = Callable[[Message], bool]
+
+
+# --- what a run produces ------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """Figures of one (backend, latency) run, as the child process reports them."""
+
+    backend: str
+    latency: float
+    contacts: int
+    updates: int = 0
+    wall_s: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+    submissions_ok: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Updates handled per second."""
+        return self.updates / self.wall_s if self.wall_s else 0.0
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile of the latencies, in ms."""
+        if not self.latencies_ms:
+            return math.nan
+        ordered = sorted(self.latencies_ms)
+        return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
+
+    @property
+    def ok(self) -> bool:
+        """Every contact finished and every submission is stored as expected."""
+        return not self.failures and self.submissions_ok == self.contacts
+
+
+# --- waiting for replies -------------------------------------------------------------------
+
+
+class _CallLog(list[ApiCall]):
+    """Stands in for `BotApiEmulator.calls`: hands each call to a hook instead of keeping it."""
+
+    def __init__(self, hook: Callable[[ApiCall], None]) -> None:
+        super().__init__()
+        self._hook = hook
+
+    def append(self, call: ApiCall) -> None:
+        self._hook(call)
+
+
+class ReplyWatcher:
+    """Resolves one waiter per chat when the bot's expected message to that chat arrives.
+
+    `BotApiEmulator.wait_for_message` wakes every waiter on every emulator change; with
+    hundreds of chats waiting at once that is quadratic work in the measuring process. This
+    hooks the emulator's call log instead and wakes only the chat the message went to.
+    """
+
+    def __init__(self, emu: BotApiEmulator) -> None:
+        self._waiting: dict[int, tuple[Predicate, asyncio.Future[ApiCall]]] = {}
+        self.unexpected: dict[int, list[str]] = {}
+        emu.calls = _CallLog(self._on_call)
+
+    def expect(self, chat_id: int, predicate: Predicate) -> asyncio.Future[ApiCall]:
+        """A future for the next sendMessage to `chat_id` whose message matches `predicate`."""
+        future: asyncio.Future[ApiCall] = asyncio.get_running_loop().create_future()
+        self._waiting[chat_id] = (predicate, future)
+        return future
+
+    def _on_call(self, call: ApiCall) -> None:
+        if call.method.lower() != "sendmessage" or not call.response.get("ok"):
+            return
+        message: Message = call.response["result"]
+        chat_id = int(message["chat"]["id"])
+        waiting = self._waiting.get(chat_id)
+        if waiting is not None and not waiting[1].done() and waiting[0](message):
+            del self._waiting[chat_id]
+            waiting[1].set_result(call)
+        else:
+            self.unexpected.setdefault(chat_id, []).append(str(message.get("text", ""))[:120])
+
+
+def has_text(fragment: str) -> Predicate:
+    """Matches a message whose text contains `fragment`."""
+    return lambda message: fragment in str(message.get("text", ""))
+
+
+def has_button(label: str) -> Predicate:
+    """Matches a message with an inline button labelled `label`."""
+
+    def predicate(message: Message) -> bool:
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        return any(button.get("text") == label for row in rows for button in row)
+
+    return predicate
+
+
+# --- one contact ---------------------------------------------------------------------------
+
+
+@dataclass
+class ContactOutcome:
+    """What one simulated contact saw."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    error: str | None = None
+
+
+def answer_text(unit_code: str, number: int) -> str:
+    """The answer a contact types for question `number` (checked in storage afterwards)."""
+    return f"Đơn vị {unit_code} trả lời câu {number}: hoàn thành 100% kế hoạch."
+
+
+async def converse(
+    emu: BotApiEmulator, watcher: ReplyWatcher, user: User, unit_code: str
+) -> ContactOutcome:
+    """/baocao, six answers, submit: each step waits for the bot's reply in this chat."""
+    outcome = ContactOutcome()
+
+    async def exchange(act: Callable[[], object], expected: Predicate) -> Message:
+        reply = watcher.expect(user.id, expected)
+        sent = time.monotonic()
+        act()
+        call = await asyncio.wait_for(reply, WAIT_TIMEOUT)
+        outcome.latencies_ms.append((call.at - sent) * 1000)
+        result: Message = call.response["result"]
+        return result
+
+    step = "/baocao"
+    try:
+        await exchange(lambda: emu.send_text(user, "/baocao"), has_text(f"Câu 1/{QUESTIONS}."))
+        preview: Message = {}
+        for number in range(1, QUESTIONS + 1):
+            step = f"answer {number}"
+            expected = (
+                has_text(f"Câu {number + 1}/{QUESTIONS}.")
+                if number < QUESTIONS
+                else has_button(SUBMIT)
+            )
+            text = answer_text(unit_code, number)
+            preview = await exchange(lambda text=text: emu.send_text(user, text), expected)
+        step = "submit"
+        await exchange(lambda: emu.press_button_text(user, preview, SUBMIT), has_text(SUBMITTED))
+    except Exception as exc:
+        seen = watcher.unexpected.get(user.id, [])[-3:]
+        outcome.error = f"chat {user.id}, {step}: {type(exc).__name__} {exc} (other: {seen})"
+    return outcome
+
+
+# --- setting up a run ------------------------------------------------------------------------
+
+
+def unit_codes(contacts: int) -> list[str]:
+    """One unit per contact (at least two: leader and deputy must differ)."""
+    return [f"U{i:04d}" for i in range(max(contacts, 2))]
+
+
+def bloc_overrides(codes: list[str]) -> dict[str, Any]:
+    """[bloc] settings replacing the example's 15 units by `codes`, all in one department."""
+    return {
+        "departments": [{"code": "BENCH", "name": "Sở thử tải"}],
+        "units": [
+            {"code": code, "name": f"Đơn vị thử tải {code}", "department": "BENCH"}
+            for code in codes
+        ],
+        "leader": codes[0],
+        "deputy": codes[1],
+    }
+
+
+def six_questions() -> list[dict[str, Any]]:
+    """The period's questions: six required long-text questions."""
+    return [
+        {"key": f"q{n}", "type": "long_text", "text": f"Câu hỏi {n}", "text_en": f"Question {n}"}
+        for n in range(1, QUESTIONS + 1)
+    ]
+
+
+async def postgres_unavailable() -> str | None:
+    """None if the benchmark PostgreSQL answers, else why not."""
+    try:
+        conn = await asyncpg.connect(_asyncpg_dsn(), timeout=3)
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {POSTGRES_URL} ({type(exc).__name__}: {exc})"
+    await conn.close()
+    return None
+
+
+def _asyncpg_dsn() -> str:
+    return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@contextlib.asynccontextmanager
+async def database(backend: str, tmp: Path) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """A fresh, empty database: (url, connect_args). PostgreSQL: a new schema, dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / 'bench.db'}", {}
+        return
+    schema = f"bench_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(_asyncpg_dsn())
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield POSTGRES_URL, {"server_settings": {"search_path": schema}}
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+async def seed(db: Database, emu: BotApiEmulator, codes: list[str], contacts: int) -> int:
+    """Binds one emulator user to each of the first `contacts` units; opens the period.
+
+    Contacts are inserted directly rather than through invites: setup is not measured.
+    Returns the period id.
+    """
+    async with db.session() as session:
+        units = {u.code: u for u in (await session.exec(select(Unit))).all()}
+        for index, code in enumerate(codes[:contacts]):
+            user = emu.add_user(FIRST_USER_ID + index, f"Cán bộ {index}", last_name=code)
+            session.add(
+                Contact(
+                    unit_id=units[code].id, telegram_user_id=user.id, full_name=f"Cán bộ {code}"
+                )
+            )
+        now = utcnow()
+        period = await periods.create_period(
+            session=session,
+            kind="adhoc",
+            title="Báo cáo thử tải",
+            year=2023,
+            opens_at=now - timedelta(hours=1),
+            deadline_at=now + timedelta(days=7),
+            questions=six_questions(),
+            late_days=30,
+        )
+        assert period.id is not None
+        return period.id
+
+
+async def verify(db: Database, period_id: int, codes: list[str]) -> tuple[int, list[str]]:
+    """How many units have a version-1 submission with all six answers; what is wrong else."""
+    async with db.session() as session:
+        units = {u.id: u.code for u in (await session.exec(select(Unit))).all()}
+        subs = (
+            await session.exec(select(Submission).where(Submission.period_id == period_id))
+        ).all()
+        versions = {v.submission_id: v for v in (await session.exec(select(SubmissionVersion)))}
+    by_code = {units[s.unit_id]: s for s in subs}
+    good, problems = 0, []
+    for code in codes:
+        sub = by_code.get(code)
+        version = versions.get(sub.id) if sub is not None and sub.id is not None else None
+        expected = {f"q{n}": answer_text(code, n) for n in range(1, QUESTIONS + 1)}
+        if sub is None or version is None:
+            problems.append(f"{code}: no submitted version")
+        elif sub.status != "submitted" or sub.version != 1 or version.version != 1:
+            problems.append(f"{code}: status {sub.status}, version {sub.version}")
+        elif {k: (v or {}).get("v") for k, v in version.answers.items()} != expected:
+            problems.append(f"{code}: answers differ: {version.answers}")
+        else:
+            good += 1
+    return good, problems
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run_once(backend: str, latency: float, contacts: int) -> RunResult:
+    """Sets up a bot with `contacts` contacts, runs the timed phase, checks storage."""
+    result = RunResult(backend, latency, contacts)
+    codes = unit_codes(contacts)
+    with tempfile.TemporaryDirectory(prefix="thidua-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with (
+            database(backend, tmp) as (url, connect_args),
+            BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME, latency=latency) as emu,
+        ):
+            config = make_config(
+                database_url=url,
+                base_url=emu.base_url,
+                admins=[],
+                files={"dir": str(tmp / "files")},
+                **bloc_overrides(codes),
+            )
+            own_db = Database(url, connect_args=connect_args)
+            await prepare_database(config, own_db)
+            period_id = await seed(own_db, emu, codes, contacts)
+            users = [emu.state.users[FIRST_USER_ID + i] for i in range(contacts)]
+
+            services = make_services(config, Database(url, connect_args=connect_args))
+            stop, started = asyncio.Event(), asyncio.Event()
+            task = asyncio.create_task(serve(config, stop=stop, services=services, started=started))
+            waiter = asyncio.create_task(started.wait())
+            await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                waiter.cancel()
+                task.result()  # raises the start-up error
+            if not started.is_set():
+                raise RuntimeError("the bot did not start within 30 s")
+
+            watcher = ReplyWatcher(emu)
+            _log(f"{backend}, latency {latency * 1000:.0f} ms: {contacts} contacts start")
+            begin = time.monotonic()
+            outcomes = await asyncio.gather(
+                *(
+                    converse(emu, watcher, user, code)
+                    for user, code in zip(users, codes, strict=False)
+                )
+            )
+            result.wall_s = time.monotonic() - begin
+            result.peak_rss_mb = peak_rss_mb()
+
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+            for outcome in outcomes:
+                result.latencies_ms.extend(outcome.latencies_ms)
+                if outcome.error:
+                    result.failures.append(outcome.error)
+            result.updates = len(result.latencies_ms)
+            result.submissions_ok, problems = await verify(own_db, period_id, codes[:contacts])
+            result.failures.extend(problems[:20])
+            await own_db.dispose()
+    return result
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        description="Simulated contacts fill in a six-question report at once."
+    )
+    parser.add_argument("--contacts", type=int, default=500, help="simulated contacts (500)")
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgres", "all"], default="all", help="database (all)"
+    )
+    parser.add_argument(
+        "--latency",
+        default="0,0.05",
+        help="comma-separated emulated Bot API latencies in seconds (0,0.05)",
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.contacts < 1:
+        parser.error("--contacts must be at least 1")
+    try:
+        args.latencies = [float(x) for x in str(args.latency).split(",") if x.strip()]
+    except ValueError:
+        parser.error("--latency: expected numbers such as 0,0.05")
+    return args
+
+
+def run_child(backend: str, latency: float, contacts: int) -> RunResult:
+    """Runs one combination in a fresh interpreter (so its peak RSS is its own)."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--child", "--backend", backend,
+        "--latency", str(latency), "--contacts", str(contacts),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return RunResult(**json.loads(line.removeprefix(RESULT_PREFIX)))
+    failed = RunResult(backend, latency, contacts)
+    failed.failures.append(f"child process exited with {done.returncode} and no result")
+    return failed
+
+
+def table(results: Iterable[RunResult]) -> str:
+    """The figures as a fixed-width table."""
+    head = (
+        f"{'backend':<9}{'latency':>8}{'contacts':>9}{'updates':>8}{'wall s':>8}"
+        f"{'upd/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+        f"{'peak RSS MB':>12}{'subs OK':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(
+            f"{r.backend:<9}{f'{r.latency * 1000:.0f} ms':>8}{r.contacts:>9}{r.updates:>8}"
+            f"{r.wall_s:>8.2f}{r.rate:>8.0f}{r.percentile(50):>8.0f}{r.percentile(95):>8.0f}"
+            f"{r.percentile(99):>8.0f}{max(r.latencies_ms, default=math.nan):>8.0f}"
+            f"{r.peak_rss_mb:>12.0f}{f'{r.submissions_ok}/{r.contacts}':>10}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs every requested (backend, latency) combination and prints the table."""
+    args = parse_args(argv)
+    if args.child:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        result = asyncio.run(run_once(args.backend, args.latencies[0], args.contacts))
+        print(RESULT_PREFIX + json.dumps(asdict(result)), flush=True)
+        return 0 if result.ok else 1
+
+    backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
+    if "postgres" in backends and (reason := asyncio.run(postgres_unavailable())):
+        print(f"skipping PostgreSQL: {reason}")
+        backends.remove("postgres")
+    results = [
+        run_child(backend, latency, args.contacts)
+        for backend in backends
+        for latency in args.latencies
+    ]
+    print(
+        f"\n{args.contacts} contacts x {UPDATES_PER_CONTACT} updates each "
+        "(/baocao, 6 answers, submit); latency = update enqueued -> bot's reply received by "
+        "the emulator.\nBot and emulator share one process (one per row); peak RSS covers both."
+    )
+    print(table(results))
+    for r in results:
+        for failure in r.failures[:10]:
+            print(f"FAILED {r.backend} {r.latency * 1000:.0f} ms: {failure}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

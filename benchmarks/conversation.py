@@ -40,6 +40,7 @@ import json
 import logging
 import math
 import os
+import random
 import resource
 import secrets
 import subprocess
@@ -95,6 +96,7 @@ class RunResult:
     backend: str
     latency: float
     contacts: int
+    think: float = 0.0
     updates: int = 0
     wall_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
@@ -198,12 +200,24 @@ def answer_text(unit_code: str, number: int) -> str:
 
 
 async def converse(
-    emu: BotApiEmulator, watcher: ReplyWatcher, user: User, unit_code: str
+    emu: BotApiEmulator,
+    watcher: ReplyWatcher,
+    user: User,
+    unit_code: str,
+    think: float = 0.0,
 ) -> ContactOutcome:
-    """/baocao, six answers, submit: each step waits for the bot's reply in this chat."""
+    """/baocao, six answers, submit: each step waits for the bot's reply in this chat.
+
+    With `think` > 0 the contact pauses between 0.5 and 1.5 times `think` seconds after each
+    reply (and before its first update), like a person typing; the pauses are not counted in
+    the latencies.
+    """
     outcome = ContactOutcome()
+    pauses = random.Random(user.id)
 
     async def exchange(act: Callable[[], object], expected: Predicate) -> Message:
+        if think > 0:
+            await asyncio.sleep(think * pauses.uniform(0.5, 1.5))
         reply = watcher.expect(user.id, expected)
         sent = time.monotonic()
         act()
@@ -352,9 +366,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run_once(backend: str, latency: float, contacts: int) -> RunResult:
+async def run_once(backend: str, latency: float, contacts: int, think: float = 0.0) -> RunResult:
     """Sets up a bot with `contacts` contacts, runs the timed phase, checks storage."""
-    result = RunResult(backend, latency, contacts)
+    result = RunResult(backend, latency, contacts, think)
     codes = unit_codes(contacts)
     with tempfile.TemporaryDirectory(prefix="thidua-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -390,7 +404,7 @@ async def run_once(backend: str, latency: float, contacts: int) -> RunResult:
             begin = time.monotonic()
             outcomes = await asyncio.gather(
                 *(
-                    converse(emu, watcher, user, code)
+                    converse(emu, watcher, user, code, think)
                     for user, code in zip(users, codes, strict=False)
                 )
             )
@@ -431,6 +445,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="0,0.05",
         help="comma-separated emulated Bot API latencies in seconds (0,0.05)",
     )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a contact pauses before each update, on average (0: none, flat out)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.contacts < 1:
@@ -442,17 +462,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_child(backend: str, latency: float, contacts: int) -> RunResult:
+def run_child(backend: str, latency: float, contacts: int, think: float) -> RunResult:
     """Runs one combination in a fresh interpreter (so its peak RSS is its own)."""
     command = [
         sys.executable, str(Path(__file__).resolve()), "--child", "--backend", backend,
-        "--latency", str(latency), "--contacts", str(contacts),
+        "--latency", str(latency), "--contacts", str(contacts), "--think", str(think),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return RunResult(**json.loads(line.removeprefix(RESULT_PREFIX)))
-    failed = RunResult(backend, latency, contacts)
+    failed = RunResult(backend, latency, contacts, think)
     failed.failures.append(f"child process exited with {done.returncode} and no result")
     return failed
 
@@ -480,23 +500,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        result = asyncio.run(run_once(args.backend, args.latencies[0], args.contacts))
+        result = asyncio.run(run_once(args.backend, args.latencies[0], args.contacts, args.think))
         print(RESULT_PREFIX + json.dumps(asdict(result)), flush=True)
         return 0 if result.ok else 1
 
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     if "postgres" in backends and (reason := asyncio.run(postgres_unavailable())):
-        print(f"skipping PostgreSQL: {reason}")
+        print(f"skipping PostgreSQL: {reason}", flush=True)
         backends.remove("postgres")
     results = [
-        run_child(backend, latency, args.contacts)
+        run_child(backend, latency, args.contacts, args.think)
         for backend in backends
         for latency in args.latencies
     ]
+    pacing = f"pausing ~{args.think:g} s before each" if args.think > 0 else "no pauses"
     print(
         f"\n{args.contacts} contacts x {UPDATES_PER_CONTACT} updates each "
-        "(/baocao, 6 answers, submit); latency = update enqueued -> bot's reply received by "
-        "the emulator.\nBot and emulator share one process (one per row); peak RSS covers both."
+        f"(/baocao, 6 answers, submit; {pacing}).\n"
+        "Latency: update enqueued -> the bot's reply (sendMessage) received by the emulator.\n"
+        "Bot and emulator share one process (one per row): peak RSS covers both."
     )
     print(table(results))
     for r in results:

@@ -6,6 +6,8 @@ import os
 import re
 import tomllib
 import unicodedata
+from datetime import date
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError, MissingTokenError
+from bot.planning import EventPolicy, Policy
 from bot.questions import PeriodKind, Template, default_templates
+from bot.ratelimit import Limits
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
@@ -172,6 +176,86 @@ class ReportsConfig(_Strict):
         return getattr(self, PeriodKind(kind).value) or default_templates()[kind]
 
 
+class ReminderPolicyConfig(_Strict):
+    """When units are reminded of a report deadline."""
+
+    on_open: bool = True
+    days_before: list[int] = Field(default_factory=lambda: [7, 3, 1])
+    deadline_morning: bool = True
+    overdue_every_working_days: int = Field(default=2, ge=0, le=30)
+    overdue_max: int = Field(default=3, ge=0, le=20)
+    digest: bool = True
+
+    @field_validator("days_before")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= d <= 60 for d in value):
+            raise ValueError("days_before: each value must be 1 to 60")
+        return value
+
+    def policy(self) -> Policy:
+        """The planner's view of this policy."""
+        return Policy(
+            on_open=self.on_open,
+            days_before=tuple(self.days_before),
+            deadline_morning=self.deadline_morning,
+            overdue_every=self.overdue_every_working_days,
+            overdue_max=self.overdue_max,
+            digest=self.digest,
+        )
+
+
+class RemindersConfig(_Strict):
+    """Deadline and event reminders."""
+
+    time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    grace_hours: int = Field(default=12, ge=0, le=168)
+    tick_seconds: float = Field(default=30, gt=0, le=3600)
+    holidays: list[date] = Field(default_factory=list)
+    six_month: ReminderPolicyConfig = ReminderPolicyConfig()
+    annual: ReminderPolicyConfig = ReminderPolicyConfig()
+    adhoc: ReminderPolicyConfig = ReminderPolicyConfig()
+    event_unanswered_days_before: list[int] = Field(default_factory=lambda: [2])
+    event_day_before: bool = True
+    event_hours_before: int = Field(default=2, ge=0, le=48)
+
+    @property
+    def hour(self) -> dt_time:
+        """The local time of day reminders go out."""
+        hours, minutes = self.time.split(":")
+        return dt_time(int(hours), int(minutes))
+
+    def policy(self, kind: str) -> Policy:
+        """The policy for a period kind."""
+        config: ReminderPolicyConfig = getattr(self, PeriodKind(kind).value)
+        return config.policy()
+
+    def event_policy(self) -> EventPolicy:
+        """The planner's view of the event reminders."""
+        return EventPolicy(
+            unanswered_days_before=tuple(self.event_unanswered_days_before),
+            day_before=self.event_day_before,
+            hours_before=self.event_hours_before,
+        )
+
+
+class OutboxConfig(_Strict):
+    """How fast the dispatcher may send (Telegram's limits) and how long it keeps trying."""
+
+    per_second: float = Field(default=30, gt=0, le=1000)
+    private_interval: float = Field(default=1.0, ge=0, le=60)
+    group_per_minute: float = Field(default=20, gt=0, le=600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+
+    def limits(self) -> Limits:
+        """The rate limiter's view."""
+        return Limits(
+            per_second=self.per_second,
+            private_interval=self.private_interval,
+            group_interval=60.0 / self.group_per_minute,
+        )
+
+
 class FilesConfig(_Strict):
     """Where attachments are kept (content-addressed by SHA-256)."""
 
@@ -185,6 +269,8 @@ class Config(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     files: FilesConfig = FilesConfig()
     reports: ReportsConfig = ReportsConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    outbox: OutboxConfig = OutboxConfig()
     bloc: BlocConfig
     path: Path | None = Field(default=None, exclude=True)
 

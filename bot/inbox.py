@@ -18,6 +18,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
+from bot.ratelimit import retry_after_seconds
 from storage import inbox
 from storage.db import Database
 
@@ -119,7 +120,7 @@ class Poller:
                     read_timeout=self.timeout + 10,
                 )
             except RetryAfter as exc:
-                await asyncio.sleep(float(_seconds(exc.retry_after)))
+                await asyncio.sleep(float(retry_after_seconds(exc.retry_after)))
                 continue
             except InvalidToken:
                 log.critical("Telegram rejected the bot token; polling stops")
@@ -147,8 +148,3 @@ class Poller:
                 continue
             # Durable before confirmed: only now may the next getUpdates advance the offset.
             offset = updates[-1].update_id + 1
-
-
-def _seconds(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

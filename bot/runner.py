@@ -8,8 +8,11 @@ import logging
 from bot.app import build_application, learn_username, make_services, set_command_menus
 from bot.config import Config
 from bot.context import Services
+from bot.dispatch import Dispatcher
 from bot.inbox import Inbox, Poller
 from bot.processor import ChatOrderedProcessor
+from bot.reminders import Reminders
+from bot.scheduler import Scheduler
 from bot.webhook import WebhookServer
 from storage import bloc
 from storage.db import Database
@@ -43,11 +46,23 @@ async def serve(
     processor = app.update_processor
     assert isinstance(processor, ChatOrderedProcessor)
     processor.on_done = inbox.mark_done
+    dispatcher = Dispatcher(
+        app.bot,
+        services.db,
+        limits=config.outbox.limits(),
+        clock=services.clock,
+        max_attempts=config.outbox.max_attempts,
+    )
+    reminders = Reminders(services, wake=dispatcher.wake)
+    services.extras.update(dispatcher=dispatcher, reminders=reminders)
+    scheduler = Scheduler(reminders, config.reminders.tick_seconds)
     try:
         async with app:
             await learn_username(app, services)
             await set_command_menus(app, services)
             await app.start()
+            await dispatcher.start()
+            scheduler.start()
             await inbox.replay()
             receiver: Poller | WebhookServer
             if config.telegram.mode == "webhook":
@@ -63,6 +78,8 @@ async def serve(
                 await _wait(stop, receiver)
             finally:
                 await receiver.stop()
+                scheduler.stop()
+                await dispatcher.stop()
                 await app.stop()
     finally:
         await services.db.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -311,4 +312,83 @@ class ConversationState(SQLModel, table=True):
     flow: str = Field(max_length=32)
     step: str = Field(max_length=32)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _created()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot sends on its own initiative, drained by the dispatcher.
+
+    Rows are written in the same transaction as the change that causes them (a reminder
+    slot claimed, an announcement created), so a crash loses or doubles nothing. `dedup_key`
+    makes enqueueing idempotent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_ready", "status", "priority", "not_before", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = _user_id(index=True)
+    text: str = Field(sa_column=Column(Text(), nullable=False))
+    reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    document_file_id: str | None = Field(default=None, max_length=255)
+    photo_file_id: str | None = Field(default=None, max_length=255)
+    priority: int = 10
+    status: str = Field(default="pending", max_length=12)
+    not_before: datetime = _created()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    message_id: int | None = None
+    created_at: datetime = _created()
+    sent_at: datetime | None = _ts()
+    source: str = Field(default="", max_length=64, index=True)
+    dedup_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class ReminderLog(SQLModel, table=True):
+    """A reminder slot claimed for one target: its unique key makes every slot fire once."""
+
+    __tablename__ = "reminder_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    target_id: int = Field(index=True)
+    unit_id: int | None = Field(default=None, index=True)
+    slot_at: datetime = _ts(nullable=False)
+    status: str = Field(default="sent", max_length=12)
+    recipients: int = 0
+    created_at: datetime = _created()
+
+
+class Event(SQLModel, table=True):
+    """A bloc event: sports or cultural exchange, or a learning exchange (học tập kinh nghiệm)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    title: str = Field(max_length=200)
+    starts_at: datetime = _ts(nullable=False, index=True)
+    place: str = Field(max_length=300)
+    description: str = Field(default="", sa_column=Column(Text(), nullable=False))
+    registration_deadline: datetime = _ts(nullable=False)
+    disciplines: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cancelled_at: datetime | None = _ts()
+    created_by: int | None = _user_id(nullable=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    revision: int = 0
+
+
+class EventRegistration(SQLModel, table=True):
+    """A unit's answer to an event: taking part (how many, which disciplines) or not."""
+
+    __tablename__ = "event_registration"
+    __table_args__ = (UniqueConstraint("event_id", "unit_id", name="uq_event_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = _fk("event.id", "CASCADE")
+    unit_id: int = _fk("unit.id", "RESTRICT")
+    participating: bool = False
+    people: int = 0
+    disciplines: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_by: int | None = _user_id(nullable=True)
     updated_at: datetime = _created()

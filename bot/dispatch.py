@@ -1,0 +1,217 @@
+"""The outbound dispatcher: drains the outbox at Telegram's limits, retrying what can be.
+
+Every message the bot sends on its own initiative goes through here. A row is claimed
+(status `sending`) before the HTTP call and marked `sent` with its message_id right after,
+so the only window in which a crash can cause a second copy is one HTTP request long.
+
+Errors:
+- 429: every send pauses for `retry_after`; the row goes back without costing an attempt.
+- network errors, timeouts, 5xx: retried with exponential backoff and jitter, up to
+  `max_attempts`, then dead-lettered with the reason. A timed-out send may have reached
+  Telegram (the Bot API has no idempotency key); it is retried, accepting a rare duplicate
+  over a lost message.
+- 403 (blocked, deactivated) and 400 chat not found: permanent; the row is marked failed and
+  `on_permanent_failure(chat_id, reason)` is told, and the rest carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.ratelimit import Limits, RateLimiter, retry_after_seconds
+from storage import outbox
+from storage.db import Database
+from storage.models import OutboxMessage, utcnow
+from storage.outbox import OutboxStatus
+
+log = logging.getLogger(__name__)
+
+PERMANENT_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invalid", "chat_id is empty")
+FailureHook = Callable[[int, str], Awaitable[None]]
+
+
+class Dispatcher:
+    """Sends outbox rows concurrently, each at the time the rate limiter allows."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        db: Database,
+        *,
+        limits: Limits | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        max_attempts: int = 6,
+        max_in_flight: int = 32,
+        batch: int = 100,
+        idle_poll: float = 1.0,
+    ) -> None:
+        self.bot = bot
+        self.db = db
+        self.limiter = RateLimiter(limits or Limits())
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.batch = batch
+        self.idle_poll = idle_poll
+        self.on_permanent_failure: FailureHook | None = None
+        self.on_sent: Callable[[OutboxMessage, Message], Awaitable[None]] | None = None
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self.stats = {"sent": 0, "retried": 0, "throttled": 0, "failed": 0, "dead": 0}
+
+    async def start(self) -> None:
+        """Re-queues rows a crash left mid-send, then starts draining."""
+        async with self.db.session() as session:
+            recovered = await outbox.recover(session=session)
+        if recovered:
+            log.warning(
+                "%d outbox message(s) were mid-send at the last stop; sending again", recovered
+            )
+        self._task = asyncio.create_task(self._run(), name="thidua-dispatcher")
+
+    async def stop(self) -> None:
+        """Stops claiming; lets sends already in flight finish."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    def wake(self) -> None:
+        """New rows are waiting: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        """Claims one batch and sends it (waiting for every send); returns how many."""
+        async with self.db.session() as session:
+            rows = await outbox.claim(session=session, now=self.clock(), limit=self.batch)
+        await asyncio.gather(*(self._send(row) for row in rows))
+        return len(rows)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self.db.session() as session:
+                    rows = await outbox.claim(session=session, now=self.clock(), limit=self.batch)
+            except Exception:
+                log.exception("could not read the outbox; retrying")
+                await asyncio.sleep(self.idle_poll)
+                continue
+            for row in rows:
+                await self._in_flight.acquire()
+                task = asyncio.create_task(self._send_and_release(row))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+            if len(rows) < self.batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+
+    async def _send_and_release(self, row: OutboxMessage) -> None:
+        try:
+            await self._send(row)
+        finally:
+            self._in_flight.release()
+
+    async def _send(self, row: OutboxMessage) -> None:
+        assert row.id is not None
+        start = self.limiter.reserve(row.chat_id)
+        wait = start - self.limiter.clock()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            message = await self._deliver(row)
+        except RetryAfter as exc:
+            seconds = retry_after_seconds(exc.retry_after)
+            self.limiter.pause(seconds)
+            self.stats["throttled"] += 1
+            await self._retry(
+                row, timedelta(seconds=seconds), f"429 retry after {seconds}s", count=False
+            )
+        except ChatMigrated as exc:
+            await self._fail(row, f"group migrated to {exc.new_chat_id}", permanent=True)
+        except Forbidden as exc:
+            await self._fail(row, f"403 {exc.message}", permanent=True)
+        except BadRequest as exc:
+            permanent = any(text in exc.message.lower() for text in PERMANENT_BAD_REQUESTS)
+            await self._fail(row, f"400 {exc.message}", permanent=permanent)
+        except (TimedOut, NetworkError) as exc:
+            if row.attempts >= self.max_attempts:
+                await self._dead(row, f"{type(exc).__name__}: {exc}")
+            else:
+                backoff = min(2**row.attempts, 300) * random.uniform(0.5, 1.5)
+                self.stats["retried"] += 1
+                await self._retry(row, timedelta(seconds=backoff), f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug must not stop the other messages
+            log.exception("outbox row %s could not be sent", row.id)
+            await self._dead(row, f"{type(exc).__name__}: {exc}")
+        else:
+            async with self.db.session() as session:
+                await outbox.mark_sent(
+                    session=session, row_id=row.id, message_id=message.message_id, now=self.clock()
+                )
+            self.stats["sent"] += 1
+            if self.on_sent is not None:
+                await self.on_sent(row, message)
+
+    async def _deliver(self, row: OutboxMessage) -> Message:
+        markup = (
+            InlineKeyboardMarkup.de_json(row.reply_markup, self.bot) if row.reply_markup else None
+        )
+        kwargs: dict[str, Any] = {"reply_markup": markup}
+        if row.document_file_id:
+            return await self.bot.send_document(
+                row.chat_id, row.document_file_id, caption=row.text, **kwargs
+            )
+        if row.photo_file_id:
+            return await self.bot.send_photo(
+                row.chat_id, row.photo_file_id, caption=row.text, **kwargs
+            )
+        return await self.bot.send_message(row.chat_id, row.text, **kwargs)
+
+    async def _retry(
+        self, row: OutboxMessage, after: timedelta, error: str, count: bool = True
+    ) -> None:
+        async with self.db.session() as session:
+            await outbox.mark_retry(
+                session=session,
+                row_id=row.id or 0,
+                not_before=self.clock() + after,
+                error=error,
+                count=count,
+            )
+        self.wake()
+
+    async def _fail(self, row: OutboxMessage, reason: str, *, permanent: bool) -> None:
+        if not permanent:
+            await self._dead(row, reason)
+            return
+        log.warning("message to chat %s failed permanently: %s", row.chat_id, reason)
+        async with self.db.session() as session:
+            await outbox.mark_failed(session=session, row_id=row.id or 0, error=reason)
+        self.stats["failed"] += 1
+        if self.on_permanent_failure is not None:
+            try:
+                await self.on_permanent_failure(row.chat_id, reason)
+            except Exception:
+                log.exception("handling the failure for chat %s failed", row.chat_id)
+
+    async def _dead(self, row: OutboxMessage, reason: str) -> None:
+        log.error("message %s to chat %s given up: %s", row.id, row.chat_id, reason)
+        async with self.db.session() as session:
+            await outbox.mark_failed(
+                session=session, row_id=row.id or 0, error=reason, status=OutboxStatus.DEAD
+            )
+        self.stats["dead"] += 1

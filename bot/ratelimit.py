@@ -1,0 +1,64 @@
+"""Telegram's sending limits as a schedule: when may the next message to a chat go out.
+
+Pure bookkeeping over a monotonic clock, so it is unit-tested without sleeping. The
+dispatcher asks `reserve(chat_id)` for a start time, sleeps until then, and sends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's documented limits (configurable; the emulator can enforce them too)."""
+
+    per_second: float = 30.0  # all chats together
+    private_interval: float = 1.0  # one message per second per private chat
+    group_interval: float = 3.0  # twenty messages per minute per group
+
+
+def is_group(chat_id: int) -> bool:
+    """Groups, supergroups and channels have negative ids."""
+    return chat_id < 0
+
+
+class RateLimiter:
+    """Spaces messages evenly: globally by 1/per_second, per chat by its interval."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._next_global = 0.0
+        self._next_chat: dict[int, float] = {}
+
+    def reserve(self, chat_id: int) -> float:
+        """Books the earliest moment a message to chat_id may start; returns that moment."""
+        now = self.clock()
+        start = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
+        self._next_global = start + 1.0 / self.limits.per_second
+        interval = self.limits.group_interval if is_group(chat_id) else self.limits.private_interval
+        self._next_chat[chat_id] = start + interval
+        if len(self._next_chat) > 10_000:
+            self._forget_past(now)
+        return start
+
+    def delay(self, chat_id: int) -> float:
+        """Seconds until a message to chat_id could start (without booking it)."""
+        now = self.clock()
+        return max(0.0, self._next_global - now, self._next_chat.get(chat_id, 0.0) - now)
+
+    def pause(self, seconds: float) -> None:
+        """Holds every chat for `seconds` (Telegram answered 429 with retry_after)."""
+        self._next_global = max(self._next_global, self.clock() + seconds)
+
+    def _forget_past(self, now: float) -> None:
+        self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+
+
+def retry_after_seconds(value: object) -> float:
+    """PTB gives retry_after as seconds or a timedelta, depending on settings."""
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

@@ -1,0 +1,245 @@
+"""Deadline reminders: what the planner says is due, sent at most once per slot and unit.
+
+Each run plans every live period's slots from the database (so a moved deadline, an
+extension, a closed period or a submission counts at once), claims the due ones in
+`reminder_log` and writes the messages to the outbox in the same transaction. A slot key is
+unique, so a slot fires once even across a crash, a restart, or two processes sharing the
+database. Slots missed by more than the grace window are recorded as skipped and logged.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.context import Services
+from bot.i18n import format_datetime
+from bot.planning import PeriodTimes, Slot, due, period_slots
+from bot.workdays import WorkCalendar
+from storage import audit, outbox
+from storage import reminders as store
+from storage.models import ReportPeriod, Unit, utcnow
+from storage.outbox import Priority
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """What one run did."""
+
+    slots_fired: list[str] = field(default_factory=list)
+    slots_skipped: list[str] = field(default_factory=list)
+    messages: int = 0
+
+
+def report_button(translate: Any, language: str, period_id: int) -> dict[str, Any]:
+    """The inline keyboard that opens (or resumes) the report conversation."""
+    label = translate(language, "reminder.report_button")
+    return {"inline_keyboard": [[{"text": label, "callback_data": f"rpp:{period_id}"}]]}
+
+
+class Reminders:
+    """Plans and sends deadline reminders; `run_once` is what the scheduler calls."""
+
+    def __init__(self, services: Services, wake: Callable[[], None] | None = None) -> None:
+        self.services = services
+        self.wake = wake or (lambda: None)
+        cfg = services.config.reminders
+        self.calendar = WorkCalendar.of(services.config.bloc.tz, cfg.holidays)
+        self.grace = timedelta(hours=cfg.grace_hours)
+
+    def slots(self, period: ReportPeriod) -> list[Slot]:
+        """Every slot of a period under the configured policy."""
+        cfg = self.services.config.reminders
+        times = PeriodTimes(
+            id=period.id or 0,
+            opens_at=period.opens_at,
+            deadline_at=period.deadline_at,
+            closes_at=period.closes_at,
+            closed_at=period.closed_at,
+        )
+        return period_slots(times, cfg.policy(period.kind), self.calendar, cfg.hour)
+
+    async def run_once(self) -> RunReport:
+        """Sends whatever is due now; safe to call any time, from any process."""
+        now = self.services.clock()
+        report = RunReport()
+        async with self.services.db.read() as session:
+            live = await store.live_periods(session=session, since=now - self.grace)
+        for period in live:
+            ready, stale = due(self.slots(period), now, self.grace)
+            for slot in stale:
+                await self._skip(slot, report)
+            for slot in ready:
+                report.messages += await self._fire(period, slot, report)
+        if report.messages:
+            self.wake()
+        return report
+
+    async def _skip(self, slot: Slot, report: RunReport) -> None:
+        row = _log_row(f"{slot.key}:stale", slot, None, status="skipped")
+        async with self.services.db.session() as session:
+            if await store.claim(session=session, rows=[row]):
+                report.slots_skipped.append(slot.key)
+                log.warning("reminder %s was due at %s, too long ago: skipped", slot.key, slot.at)
+
+    async def _fire(self, period: ReportPeriod, slot: Slot, report: RunReport) -> int:
+        services = self.services
+        async with services.db.session() as session:
+            units = await store.units_to_remind(
+                session=session, period_id=period.id or 0, only_missing=slot.audience != "all"
+            )
+            if slot.audience == "admins":
+                key = f"{slot.key}:admins"
+                if not await store.claim(session=session, rows=[_log_row(key, slot, None)]):
+                    return 0
+                rows = await self._digest_rows(session, period, units, key)
+            else:
+                keys = {f"{slot.key}:u{unit.id}": unit for unit, _ in units}
+                log_rows = [_log_row(k, slot, u.id) for k, u in keys.items()]
+                claimed = await store.claim(session=session, rows=log_rows)
+                if not claimed:
+                    return 0
+                rows = await self._unit_rows(
+                    session, period, slot, {k: keys[k] for k in claimed}, services.clock()
+                )
+            await outbox.enqueue_many(session=session, rows=rows)
+        report.slots_fired.append(slot.key)
+        log.info("reminder %s: %d message(s)", slot.key, len(rows))
+        return len(rows)
+
+    async def _unit_rows(
+        self,
+        session: Any,
+        period: ReportPeriod,
+        slot: Slot | None,
+        units: dict[str, Unit],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        translate = self.services.translator
+        default = self.services.config.bloc.language
+        contacts = await store.contacts_of(
+            session=session, unit_ids=[u.id or 0 for u in units.values()]
+        )
+        at = slot.at if slot else now
+        rows: list[dict[str, Any]] = []
+        for key, unit in units.items():
+            for contact, chosen in contacts.get(unit.id or 0, []):
+                language = chosen or default
+                rows.append(
+                    {
+                        "chat_id": contact.telegram_user_id,
+                        "text": self._unit_text(period, slot, at, language),
+                        "reply_markup": report_button(translate, language, period.id or 0),
+                        "priority": Priority.REMINDER if slot else Priority.NOTICE,
+                        "source": f"reminder:{period.id}",
+                        "dedup_key": f"{key}:c{contact.id}" if slot else None,
+                    }
+                )
+        return rows
+
+    def _unit_text(
+        self, period: ReportPeriod, slot: Slot | None, at: datetime, language: str
+    ) -> str:
+        translate = self.services.translator
+        tz = self.services.config.bloc.tz
+        deadline = format_datetime(period.deadline_at, tz, language)
+        days = (self.calendar.local_date(period.deadline_at) - self.calendar.local_date(at)).days
+        kind = slot.kind if slot else "manual"
+        if kind == "open":
+            key = "reminder.open"
+        elif kind == "manual":
+            key = "reminder.manual" if at <= period.deadline_at else "reminder.overdue"
+        elif kind.startswith("before_"):
+            key = "reminder.before"
+        elif kind == "deadline":
+            key = "reminder.deadline"
+        else:
+            key = "reminder.overdue"
+        return translate(language, key, title=period.title, deadline=deadline, days=abs(days))
+
+    async def _digest_rows(
+        self, session: Any, period: ReportPeriod, units: list[tuple[Unit, Any]], key: str
+    ) -> list[dict[str, Any]]:
+        services = self.services
+        admins = services.config.bloc.admins
+        chosen = await store.languages(session=session, user_ids=admins)
+        rows = []
+        for admin in admins:
+            language = chosen.get(admin, services.config.bloc.language)
+            rows.append(
+                {
+                    "chat_id": admin,
+                    "text": self.digest_text(period, units, language),
+                    "priority": Priority.REMINDER,
+                    "source": f"digest:{period.id}",
+                    "dedup_key": f"{key}:{admin}",
+                }
+            )
+        return rows
+
+    def digest_text(
+        self, period: ReportPeriod, units: list[tuple[Unit, Any]], language: str
+    ) -> str:
+        """Who is still missing, grouped by department."""
+        translate = self.services.translator
+        deadline = format_datetime(period.deadline_at, self.services.config.bloc.tz, language)
+        if not units:
+            return translate(
+                language, "reminder.digest_complete", title=period.title, deadline=deadline
+            )
+        lines = [
+            translate(
+                language,
+                "reminder.digest",
+                title=period.title,
+                deadline=deadline,
+                missing=len(units),
+            )
+        ]
+        department = None
+        for unit, dept in units:
+            if dept.id != department:
+                department = dept.id
+                lines.append(f"<b>{html.escape(dept.name)}</b>")
+            lines.append(f"• {html.escape(unit.name)}")
+        text = "\n".join(lines)
+        return text if len(text) <= 4000 else text[:3990].rsplit("\n", 1)[0] + "\n…"
+
+    async def remind_now(
+        self, period: ReportPeriod, unit_ids: list[int] | None, actor_user_id: int
+    ) -> int:
+        """An admin's /nhac: reminds the missing units (or the chosen ones) right away."""
+        services = self.services
+        async with services.db.session() as session:
+            units = await store.units_to_remind(session=session, period_id=period.id or 0)
+            chosen = {f"manual:{u.id}": u for u, _ in units if unit_ids is None or u.id in unit_ids}
+            rows = await self._unit_rows(session, period, None, chosen, services.clock())
+            await outbox.enqueue_many(session=session, rows=rows)
+            await audit.record(
+                session=session,
+                action="reminder.manual",
+                actor_user_id=actor_user_id,
+                target=f"period:{period.id}",
+                units=[u.code for u in chosen.values()],
+            )
+        self.wake()
+        return len(chosen)
+
+
+def _log_row(key: str, slot: Slot, unit_id: int | None, status: str = "sent") -> dict[str, Any]:
+    return {
+        "key": key,
+        "kind": slot.kind,
+        "target_id": slot.target_id,
+        "unit_id": unit_id,
+        "slot_at": slot.at,
+        "status": status,
+        "recipients": 0,
+        "created_at": utcnow(),
+    }

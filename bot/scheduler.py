@@ -1,0 +1,46 @@
+"""The alarm clock: APScheduler wakes the reminder service; the database decides the rest."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.reminders import Reminders
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Runs the reminder check at start-up (catching up on downtime) and every tick."""
+
+    def __init__(self, reminders: Reminders, tick_seconds: float) -> None:
+        self.reminders = reminders
+        self.tick_seconds = tick_seconds
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        """Schedules the checks; the first runs immediately."""
+        self._scheduler.add_job(
+            self._tick,
+            IntervalTrigger(seconds=self.tick_seconds),
+            id="reminders",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        """Stops waking anything up."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    async def _tick(self) -> None:
+        try:
+            await self.reminders.run_once()
+        except Exception:
+            log.exception("the reminder check failed; it runs again at the next tick")

@@ -1,0 +1,184 @@
+"""The outbox: messages waiting to be sent by the dispatcher, and what became of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import OutboxMessage, utcnow
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent: blocked, chat not found, invalid message
+    DEAD = "dead"  # transient errors until the attempts ran out
+
+
+class Priority:
+    """Lower goes first."""
+
+    URGENT = 0
+    NOTICE = 10
+    REMINDER = 20
+    BULK = 30
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name  # type: ignore[union-attr]
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+async def enqueue_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Adds messages (dicts of OutboxMessage fields); rows whose `dedup_key` exists already
+    are skipped. Returns the ids of the rows added."""
+    if not rows:
+        return []
+    now = utcnow()
+    values = [
+        {
+            "priority": Priority.NOTICE,
+            "not_before": now,
+            "created_at": now,
+            "source": "",
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            **row,
+        }
+        for row in rows
+    ]
+    added: list[int] = []
+    for start in range(0, len(values), 500):  # stay under SQLite's variable limit
+        statement = (
+            _insert(session)(OutboxMessage)
+            .values(values[start : start + 500])
+            .on_conflict_do_nothing()
+            .returning(col(OutboxMessage.id))
+        )
+        added.extend(int(i) for i in (await session.exec(statement)).scalars())  # type: ignore[call-overload]
+    return added
+
+
+async def enqueue(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    text: str,
+    source: str,
+    reply_markup: dict[str, Any] | None = None,
+    priority: int = Priority.NOTICE,
+    dedup_key: str | None = None,
+    not_before: datetime | None = None,
+) -> int | None:
+    """Adds one message; None if its dedup_key was enqueued before."""
+    row: dict[str, Any] = {
+        "chat_id": chat_id,
+        "text": text,
+        "source": source,
+        "reply_markup": reply_markup,
+        "priority": priority,
+        "dedup_key": dedup_key,
+    }
+    if not_before is not None:
+        row["not_before"] = not_before
+    added = await enqueue_many(session=session, rows=[row])
+    return added[0] if added else None
+
+
+async def claim(*, session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Takes up to `limit` ready rows, most urgent first, and marks them being sent.
+
+    On PostgreSQL rows locked by another dispatcher are skipped; on SQLite the write
+    transaction itself keeps two dispatchers apart.
+    """
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.not_before <= now)
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.exec(query)).all())
+    if rows:
+        await session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_([r.id for r in rows]))
+            .values(status=OutboxStatus.SENDING.value, attempts=OutboxMessage.attempts + 1)
+        )
+        for row in rows:
+            row.status, row.attempts = OutboxStatus.SENDING.value, row.attempts + 1
+    return rows
+
+
+async def mark_sent(*, session: AsyncSession, row_id: int, message_id: int, now: datetime) -> None:
+    """Records Telegram's acceptance."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id)
+        .values(status=OutboxStatus.SENT.value, message_id=message_id, sent_at=now, last_error=None)
+    )
+
+
+async def mark_retry(
+    *, session: AsyncSession, row_id: int, not_before: datetime, error: str, count: bool = True
+) -> None:
+    """Puts a row back to try later (a 429 does not count as an attempt)."""
+    values: dict[str, Any] = {
+        "status": OutboxStatus.PENDING.value,
+        "not_before": not_before,
+        "last_error": error[:500],
+    }
+    if not count:
+        values["attempts"] = OutboxMessage.attempts - 1
+    await session.exec(
+        update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(**values)
+    )
+
+
+async def mark_failed(
+    *, session: AsyncSession, row_id: int, error: str, status: OutboxStatus = OutboxStatus.FAILED
+) -> None:
+    """Gives up on a row, keeping the reason."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id)
+        .values(status=status.value, last_error=error[:500])
+    )
+
+
+async def recover(*, session: AsyncSession) -> int:
+    """After a crash: rows caught mid-send go back to pending (they may be sent twice, see
+    docs; that window is the time of one HTTP request)."""
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING.value)
+        .values(status=OutboxStatus.PENDING.value)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def next_due(*, session: AsyncSession) -> datetime | None:
+    """When the earliest pending row becomes ready."""
+    query = select(func.min(OutboxMessage.not_before)).where(
+        OutboxMessage.status == OutboxStatus.PENDING.value
+    )
+    return (await session.exec(query)).first()
+
+
+async def counts(*, session: AsyncSession, source: str | None = None) -> dict[str, int]:
+    """Rows per status (optionally of one source)."""
+    query = select(OutboxMessage.status, func.count()).group_by(col(OutboxMessage.status))
+    if source is not None:
+        query = query.where(OutboxMessage.source == source)
+    return {status: int(n) for status, n in (await session.exec(query)).all()}

@@ -71,18 +71,23 @@ class Reminders:
         report = RunReport()
         async with self.services.db.read() as session:
             live = await store.live_periods(session=session, since=now - self.grace)
-        for period in live:
-            ready, stale = due(self.slots(period), now, self.grace)
+        plans = [(period, *due(self.slots(period), now, self.grace)) for period in live]
+        candidates = [s for _, ready, stale in plans for s in (*ready, *stale)]
+        async with self.services.db.read() as session:
+            done = await store.existing_keys(session=session, keys=[_marker(s) for s in candidates])
+        for period, ready, stale in plans:
             for slot in stale:
-                await self._skip(slot, report)
+                if _marker(slot) not in done:
+                    await self._skip(slot, report)
             for slot in ready:
-                report.messages += await self._fire(period, slot, report)
+                if _marker(slot) not in done:
+                    report.messages += await self._fire(period, slot, report)
         if report.messages:
             self.wake()
         return report
 
     async def _skip(self, slot: Slot, report: RunReport) -> None:
-        row = _log_row(f"{slot.key}:stale", slot, None, status="skipped")
+        row = _log_row(_marker(slot), slot, None, status="skipped")
         async with self.services.db.session() as session:
             if await store.claim(session=session, rows=[row]):
                 report.slots_skipped.append(slot.key)
@@ -91,6 +96,9 @@ class Reminders:
     async def _fire(self, period: ReportPeriod, slot: Slot, report: RunReport) -> int:
         services = self.services
         async with services.db.session() as session:
+            # The slot's marker is claimed first: whoever claims it does the work.
+            if not await store.claim(session=session, rows=[_log_row(_marker(slot), slot, None)]):
+                return 0
             units = await store.units_to_remind(
                 session=session, period_id=period.id or 0, only_missing=slot.audience != "all"
             )
@@ -108,7 +116,7 @@ class Reminders:
                 rows = await self._unit_rows(
                     session, period, slot, {k: keys[k] for k in claimed}, services.clock()
                 )
-            await outbox.enqueue_many(session=session, rows=rows)
+            await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
         report.slots_fired.append(slot.key)
         log.info("reminder %s: %d message(s)", slot.key, len(rows))
         return len(rows)
@@ -220,7 +228,7 @@ class Reminders:
             units = await store.units_to_remind(session=session, period_id=period.id or 0)
             chosen = {f"manual:{u.id}": u for u, _ in units if unit_ids is None or u.id in unit_ids}
             rows = await self._unit_rows(session, period, None, chosen, services.clock())
-            await outbox.enqueue_many(session=session, rows=rows)
+            await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
             await audit.record(
                 session=session,
                 action="reminder.manual",
@@ -230,6 +238,11 @@ class Reminders:
             )
         self.wake()
         return len(chosen)
+
+
+def _marker(slot: Slot) -> str:
+    """The key recording that a slot was handled (fired or skipped) as a whole."""
+    return f"{slot.key}:slot"
 
 
 def _log_row(key: str, slot: Slot, unit_id: int | None, status: str = "sent") -> dict[str, Any]:

@@ -50,7 +50,7 @@ async def serve(
         app.bot,
         services.db,
         limits=config.outbox.limits(),
-        clock=services.clock,
+        clock=lambda: services.clock(),
         max_attempts=config.outbox.max_attempts,
     )
     reminders = Reminders(services, wake=dispatcher.wake)

@@ -20,6 +20,7 @@ class Prefix:
     PERIOD = "kp"
     STATUS = "st"
     REVIEW = "rv"
+    REMIND = "nh"
     REPORT_PERIOD = "rpp"
     REPORT_ACTION = "rpa"
 

@@ -10,6 +10,7 @@ COMMANDS: dict[Role, tuple[str, ...]] = {
         "kybaocao",
         "tinhhinh",
         "duyet",
+        "nhac",
         "moi",
         "donvi",
         "thuhoi",
@@ -36,6 +37,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "kybaocao": ("kybaocao", "periods"),
     "tinhhinh": ("tinhhinh", "status"),
     "duyet": ("duyet", "review"),
+    "nhac": ("nhac", "remind"),
 }
 
 

@@ -12,7 +12,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import admin, common, onboarding, periods, reports, review, status
+from handlers import admin, common, onboarding, periods, remind, reports, review, status
 from handlers import callback_data as cb
 from handlers.errors import on_error
 from handlers.flows import InFlow
@@ -31,6 +31,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler(ALIASES["kybaocao"], periods.list_periods),
             CommandHandler(ALIASES["tinhhinh"], status.status_command),
             CommandHandler(ALIASES["duyet"], review.review_command),
+            CommandHandler(ALIASES["nhac"], remind.remind_command),
             CommandHandler(ALIASES["help"], common.help_command),
             CommandHandler(ALIASES["toi"], common.whoami),
             CommandHandler(ALIASES["ngonngu"], common.language_menu),
@@ -56,6 +57,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(periods.on_button, pattern=cb.pattern(cb.Prefix.PERIOD)),
             CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
             CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
+            CallbackQueryHandler(remind.on_button, pattern=cb.pattern(cb.Prefix.REMIND)),
             InFlow(reports.FLOW, reports.on_message, services),
             InFlow(periods.FLOW, periods.on_message, services),
             InFlow(review.FLOW, review.on_message, services),

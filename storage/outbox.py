@@ -39,12 +39,14 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-async def enqueue_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+async def enqueue_many(
+    *, session: AsyncSession, rows: list[dict[str, Any]], now: datetime | None = None
+) -> list[int]:
     """Adds messages (dicts of OutboxMessage fields); rows whose `dedup_key` exists already
-    are skipped. Returns the ids of the rows added."""
+    are skipped. Returns the ids of the rows added. `now` is when they become sendable."""
     if not rows:
         return []
-    now = utcnow()
+    now = now or utcnow()
     values = [
         {
             "priority": Priority.NOTICE,
@@ -79,6 +81,7 @@ async def enqueue(
     priority: int = Priority.NOTICE,
     dedup_key: str | None = None,
     not_before: datetime | None = None,
+    now: datetime | None = None,
 ) -> int | None:
     """Adds one message; None if its dedup_key was enqueued before."""
     row: dict[str, Any] = {
@@ -91,7 +94,7 @@ async def enqueue(
     }
     if not_before is not None:
         row["not_before"] = not_before
-    added = await enqueue_many(session=session, rows=[row])
+    added = await enqueue_many(session=session, rows=[row], now=now)
     return added[0] if added else None
 
 

@@ -37,6 +37,16 @@ async def claim(*, session: AsyncSession, rows: list[dict[str, Any]]) -> set[str
     return claimed
 
 
+async def existing_keys(*, session: AsyncSession, keys: list[str]) -> set[str]:
+    """Which of these keys are recorded already."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        query = select(ReminderLog.key).where(col(ReminderLog.key).in_(chunk))
+        found.update((await session.exec(query)).all())
+    return found
+
+
 async def live_periods(*, session: AsyncSession, since: datetime) -> list[ReportPeriod]:
     """Periods that may still have slots at or after `since`."""
     query = select(ReportPeriod).where(

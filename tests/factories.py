@@ -73,3 +73,20 @@ def write_config(path: Path, raw: dict[str, Any]) -> Path:
         table(name, data)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+class FakeClock:
+    """A clock a test moves by hand (aware UTC)."""
+
+    def __init__(self, now: Any) -> None:
+        self.now = now
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def set_local(self, text: str, tz: str = "Asia/Ho_Chi_Minh") -> None:
+        """Sets the time from a local 'YYYY-MM-DD HH:MM' in the bloc's zone."""
+        from datetime import UTC, datetime
+        from zoneinfo import ZoneInfo
+
+        self.now = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)

@@ -209,7 +209,8 @@ class RemindersConfig(_Strict):
     """Deadline and event reminders."""
 
     time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    grace_hours: int = Field(default=12, ge=0, le=168)
+    # At least an hour: the scheduler only looks every tick_seconds.
+    grace_hours: int = Field(default=12, ge=1, le=168)
     tick_seconds: float = Field(default=30, gt=0, le=3600)
     holidays: list[date] = Field(default_factory=list)
     six_month: ReminderPolicyConfig = ReminderPolicyConfig()

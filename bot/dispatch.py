@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.ratelimit import Limits, RateLimiter, retry_after_seconds
@@ -53,6 +54,8 @@ class Dispatcher:
         max_in_flight: int = 32,
         batch: int = 100,
         idle_poll: float = 1.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
     ) -> None:
         self.bot = bot
         self.db = db
@@ -61,6 +64,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.batch = batch
         self.idle_poll = idle_poll
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.on_permanent_failure: FailureHook | None = None
         self.on_sent: Callable[[OutboxMessage, Message], Awaitable[None]] | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
@@ -134,7 +138,7 @@ class Dispatcher:
         try:
             message = await self._deliver(row)
         except RetryAfter as exc:
-            seconds = retry_after_seconds(exc.retry_after)
+            seconds = retry_after_seconds(exc)
             self.limiter.pause(seconds)
             self.stats["throttled"] += 1
             await self._retry(
@@ -151,7 +155,8 @@ class Dispatcher:
             if row.attempts >= self.max_attempts:
                 await self._dead(row, f"{type(exc).__name__}: {exc}")
             else:
-                backoff = min(2**row.attempts, 300) * random.uniform(0.5, 1.5)
+                backoff = min(self.backoff_base * 2 ** (row.attempts - 1), self.backoff_max)
+                backoff *= random.uniform(0.5, 1.5)
                 self.stats["retried"] += 1
                 await self._retry(row, timedelta(seconds=backoff), f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a bug must not stop the other messages
@@ -170,7 +175,7 @@ class Dispatcher:
         markup = (
             InlineKeyboardMarkup.de_json(row.reply_markup, self.bot) if row.reply_markup else None
         )
-        kwargs: dict[str, Any] = {"reply_markup": markup}
+        kwargs: dict[str, Any] = {"reply_markup": markup, "parse_mode": ParseMode.HTML}
         if row.document_file_id:
             return await self.bot.send_document(
                 row.chat_id, row.document_file_id, caption=row.text, **kwargs

@@ -120,7 +120,7 @@ class Poller:
                     read_timeout=self.timeout + 10,
                 )
             except RetryAfter as exc:
-                await asyncio.sleep(float(retry_after_seconds(exc.retry_after)))
+                await asyncio.sleep(float(retry_after_seconds(exc)))
                 continue
             except InvalidToken:
                 log.critical("Telegram rejected the bot token; polling stops")

@@ -145,12 +145,13 @@ def event_slots(
 
 
 def due(slots: Iterable[Slot], now: datetime, grace: timedelta) -> tuple[list[Slot], list[Slot]]:
-    """Splits slots whose time has come into (to send, too old to send)."""
+    """Splits slots whose time has come into (to send, too old to send); a slot exactly
+    `grace` old is still sent."""
     ready, stale = [], []
     for slot in sorted(slots):
         if slot.at > now:
             continue
-        (ready if slot.at > now - grace else stale).append(slot)
+        (ready if slot.at >= now - grace else stale).append(slot)
     return ready, stale
 
 
@@ -166,14 +167,22 @@ def _daytime(moment: datetime, calendar: WorkCalendar, hour: time) -> datetime:
     return calendar.at(calendar.next_working_day(day + timedelta(days=1)), hour)
 
 
+def _rank(slot: Slot) -> tuple[int, int]:
+    """Which of two coinciding slots to keep: the opening announcement (it reaches every
+    unit), then the deadline, then the rule nearest the deadline, then the overdue ones."""
+    kind, _, number = slot.kind.partition("_")
+    order = {"open": 0, "deadline": 1, "before": 2, "unanswered": 2, "overdue": 3}
+    return order.get(kind, 4), int(number) if number.isdigit() else 0
+
+
 def _dedupe(slots: list[Slot]) -> list[Slot]:
     """Keeps one slot per (audience, time): two rules landing on one day remind once."""
     seen: set[tuple[str, datetime]] = set()
     unique: list[Slot] = []
-    for slot in sorted(slots):
+    for slot in sorted(slots, key=lambda s: (s.at, _rank(s), s.key)):
         # "all" units includes the "missing" ones: one message each, not two.
         audience = "units" if slot.audience in ("all", "missing") else slot.audience
         if (audience, slot.at) not in seen:
             seen.add((audience, slot.at))
             unique.append(slot)
-    return unique
+    return sorted(unique)

@@ -7,8 +7,12 @@ dispatcher asks `reserve(chat_id)` for a start time, sleeps until then, and send
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,10 @@ class RateLimiter:
         self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
 
 
-def retry_after_seconds(value: object) -> float:
-    """PTB gives retry_after as seconds or a timedelta, depending on settings."""
+def retry_after_seconds(error: RetryAfter) -> float:
+    """The wait Telegram asked for (PTB 22 warns that the attribute's type will change)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: object = error.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

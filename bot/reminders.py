@@ -163,7 +163,8 @@ class Reminders:
             key = "reminder.open"
         elif kind == "manual":
             key = "reminder.manual" if at <= period.deadline_at else "reminder.overdue"
-        elif kind.startswith("before_"):
+        elif kind.startswith("before_") or (kind == "deadline" and days > 0):
+            # A deadline on a weekend is announced on the working day before it.
             key = "reminder.before"
         elif kind == "deadline":
             key = "reminder.deadline"

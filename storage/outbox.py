@@ -47,18 +47,20 @@ async def enqueue_many(
     if not rows:
         return []
     now = now or utcnow()
-    values = [
-        {
-            "priority": Priority.NOTICE,
-            "not_before": now,
-            "created_at": now,
-            "source": "",
-            "status": OutboxStatus.PENDING.value,
-            "attempts": 0,
-            **row,
-        }
-        for row in rows
-    ]
+    # A multi-row INSERT takes its columns from the first row: give every row every column.
+    defaults: dict[str, Any] = {
+        "priority": Priority.NOTICE,
+        "not_before": now,
+        "created_at": now,
+        "source": "",
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "reply_markup": None,
+        "document_file_id": None,
+        "photo_file_id": None,
+        "dedup_key": None,
+    }
+    values = [{**defaults, **row} for row in rows]
     added: list[int] = []
     for start in range(0, len(values), 500):  # stay under SQLite's variable limit
         statement = (
@@ -119,8 +121,7 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int) -> list[Out
             .where(col(OutboxMessage.id).in_([r.id for r in rows]))
             .values(status=OutboxStatus.SENDING.value, attempts=OutboxMessage.attempts + 1)
         )
-        for row in rows:
-            row.status, row.attempts = OutboxStatus.SENDING.value, row.attempts + 1
+        # The ORM applies the same change to the loaded rows (synchronize_session).
     return rows
 
 

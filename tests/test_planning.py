@@ -200,9 +200,13 @@ def test_policy_switches() -> None:
     )
 
 
-def test_a_configured_hour_moves_every_slot_but_the_opening() -> None:
+def test_a_configured_hour_moves_every_slot() -> None:
     slots = kinds(plan(REFERENCE, hour=time(14, 30)))
-    assert when(slots["open"].at) == "Mon 05/06 09:30"
+    # An opening at 09:30, before the 14:30 hour, is announced at 14:30 that day...
+    assert when(slots["open"].at) == "Mon 05/06 14:30"
+    # ...and one after the hour (but before 20:00) at once.
+    later = kinds(plan(replace(REFERENCE, opens_at=local(2023, 6, 5, 15, 0)), hour=time(14, 30)))
+    assert when(later["open"].at) == "Mon 05/06 15:00"
     assert when(slots["before_1"].at) == "Wed 14/06 14:30"
     assert when(slots["deadline"].at) == "Thu 15/06 14:30"
     assert when(slots["overdue_1"].at) == "Mon 19/06 14:30"
@@ -239,22 +243,22 @@ def test_open_slot_on_a_holiday_waits_for_the_next_working_day() -> None:
 
 def test_open_slot_coinciding_with_a_before_slot_is_merged_into_it() -> None:
     # Opens Saturday 1 July: announced Monday 3 July 08:00, which is also exactly seven days
-    # before the Monday 10 July deadline. One message, not two; the survivor is the slot with
-    # the smallest key ("before_7" < "open"), so units get the "before" text, not the "open"
-    # one, and the audience narrows from "all" to "missing".
+    # before the Monday 10 July deadline. One message, not two; the opening announcement is
+    # kept, since it goes to every unit.
     slots = plan(period(local(2023, 7, 1, 10, 0), local(2023, 7, 10, 17, 0)))
     monday = [s for s in slots if when(s.at) == "Mon 03/07 08:00"]
-    assert [(s.kind, s.audience) for s in monday] == [("before_7", "missing")]
-    assert "open" not in kinds(slots)
+    assert [(s.kind, s.audience) for s in monday] == [("open", "all")]
+    assert "before_7" not in kinds(slots)
 
 
 def test_open_slot_moved_onto_the_deadline_morning_is_merged_into_it() -> None:
     # An ad hoc period opened at 21:00, due the next afternoon.
     slots = plan(period(local(2023, 6, 13, 21, 0), local(2023, 6, 14, 17, 0)))
     wednesday = [s for s in slots if when(s.at) == "Wed 14/06 08:00"]
-    assert [(s.kind, s.audience) for s in wednesday] == [
-        ("deadline", "missing"),
+    # The opening announcement (to every unit) wins over the deadline-morning reminder.
+    assert sorted((s.kind, s.audience) for s in wednesday) == [
         ("digest_deadline", "admins"),
+        ("open", "all"),
     ]
 
 
@@ -267,7 +271,7 @@ def test_monday_deadline_shifts_before_1_to_friday_and_merges_it_with_before_3()
         ("open", "Thu 01/06 10:00"),
         ("before_7", "Mon 12/06 08:00"),
         # before_3 (Fri 16/06) and before_1 (Sun 18/06 → Fri 16/06) coincide: one slot, and
-        # the survivor is the smaller key, "before_1".
+        # the survivor is the rule nearest the deadline, "before_1".
         ("before_1", "Fri 16/06 08:00"),
         ("deadline", "Mon 19/06 08:00"),
         ("digest_deadline", "Mon 19/06 08:00"),
@@ -297,11 +301,11 @@ def test_sunday_deadline_morning_moves_to_friday() -> None:
 
 def test_sunday_deadline_with_the_default_policy_keeps_one_friday_reminder() -> None:
     # before_1 (Saturday → Friday) and the deadline morning (Sunday → Friday) coincide; the
-    # unit gets a single Friday reminder, kind "before_1" (smaller key than "deadline").
+    # unit gets a single Friday reminder, kind "deadline" (the deadline rule ranks first).
     slots = plan(period(local(2023, 6, 1, 10, 0), local(2023, 6, 18, 17, 0)))
     friday = [s for s in slots if when(s.at) == "Fri 16/06 08:00"]
     assert [(s.kind, s.audience) for s in friday] == [
-        ("before_1", "missing"),
+        ("deadline", "missing"),
         ("digest_deadline", "admins"),
     ]
     assert shown(slots)[:3] == [
@@ -313,8 +317,8 @@ def test_sunday_deadline_with_the_default_policy_keeps_one_friday_reminder() -> 
 
 def test_saturday_deadline() -> None:
     slots = kinds(plan(period(local(2023, 6, 1, 10, 0), local(2023, 6, 17, 12, 0))))
-    assert when(slots["before_1"].at) == "Fri 16/06 08:00"
-    assert "deadline" not in slots  # merged into before_1 on Friday
+    assert when(slots["deadline"].at) == "Fri 16/06 08:00"
+    assert "before_1" not in slots  # merged into the deadline reminder on Friday
     assert when(slots["digest_after"].at) == "Mon 19/06 08:00"
     assert when(slots["overdue_1"].at) == "Tue 20/06 08:00"
 
@@ -373,14 +377,14 @@ def test_tet_holidays_fold_all_before_slots_into_one() -> None:
     ]
 
 
-def test_merged_before_slot_keeps_the_smallest_key_not_the_nearest_rule() -> None:
-    # Documents the merge rule: the survivor is the lexicographically smallest key. With
-    # (3, 1) that is the nearer rule, but with (10, 3) it is the farther one ("before_10").
+def test_merged_before_slot_keeps_the_nearest_rule() -> None:
+    # The survivor of coinciding "before" slots is the rule nearest the deadline, also when
+    # the key order says otherwise ("before_10" < "before_3").
     times = period(local(2024, 1, 15, 9, 0), local(2024, 2, 17, 17, 0))  # Saturday after Tết
     cal = calendar(*TET_2024)
     slots = plan(times, Policy(days_before=(10, 3)), cal)
     wednesday = [s for s in slots if when(s.at) == "Wed 07/02 08:00"]
-    assert [s.kind for s in wednesday] == ["before_10"]
+    assert [s.kind for s in wednesday] == ["before_3"]
 
 
 # --- time zone edges ------------------------------------------------------------------------
@@ -618,13 +622,13 @@ GRACE = timedelta(hours=12)
 
 
 def test_due_splits_ready_and_stale_around_the_grace_boundary() -> None:
-    exactly_at_edge = slot_at(NOW - GRACE, "before_7")
-    just_inside = slot_at(NOW - GRACE + timedelta(microseconds=1), "before_3")
+    just_outside = slot_at(NOW - GRACE - timedelta(microseconds=1), "before_7")
+    exactly_at_edge = slot_at(NOW - GRACE, "before_3")
     an_hour_ago = slot_at(NOW - timedelta(hours=1), "deadline")
     right_now = slot_at(NOW, "before_1")
-    ready, stale = due([right_now, an_hour_ago, exactly_at_edge, just_inside], NOW, GRACE)
-    assert ready == [just_inside, an_hour_ago, right_now]
-    assert stale == [exactly_at_edge]
+    ready, stale = due([right_now, an_hour_ago, exactly_at_edge, just_outside], NOW, GRACE)
+    assert ready == [exactly_at_edge, an_hour_ago, right_now]
+    assert stale == [just_outside]
 
 
 def test_due_leaves_future_slots_out() -> None:
@@ -653,18 +657,12 @@ def test_due_after_downtime_on_a_real_plan() -> None:
 
 
 def test_with_zero_grace_a_slot_one_second_late_is_stale() -> None:
-    # With grace 0 (reminders.grace_hours accepts 0), a scheduler tick that comes even a
-    # second after a slot skips it.
+    # due() itself allows grace 0; the configuration requires at least an hour, because the
+    # scheduler only looks every tick.
     late = slot_at(NOW - timedelta(seconds=1))
     assert due([late], NOW, timedelta(0)) == ([], [late])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="due(): with grace=0 a slot at exactly `now` is classed stale (at > now - 0 is "
-    "false), so a zero grace window - which reminders.grace_hours (ge=0) allows - never "
-    "sends anything",
-)
 def test_with_zero_grace_a_slot_due_right_now_is_still_sent() -> None:
     right_now = slot_at(NOW)
     assert due([right_now], NOW, timedelta(0)) == ([right_now], [])
@@ -926,5 +924,5 @@ def test_due_properties(offsets: list[int], grace_minutes: int) -> None:
     ready, stale = due(slots, NOW, grace)
     assert stale + ready == sorted(s for s in slots if s.at <= NOW)
     assert ready == sorted(ready) and stale == sorted(stale)
-    assert all(NOW - grace < s.at <= NOW for s in ready)
-    assert all(s.at <= NOW - grace for s in stale)
+    assert all(NOW - grace <= s.at <= NOW for s in ready)
+    assert all(s.at < NOW - grace for s in stale)

@@ -23,6 +23,7 @@ class Prefix:
     REMIND = "nh"
     REPORT_PERIOD = "rpp"
     REPORT_ACTION = "rpa"
+    EVENT = "ev"
 
 
 @dataclass(frozen=True)

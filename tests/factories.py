@@ -27,6 +27,7 @@ def make_config(
     admins: list[int] | None = None,
     telegram: dict[str, Any] | None = None,
     files: dict[str, Any] | None = None,
+    reminders: dict[str, Any] | None = None,
     **bloc_overrides: Any,
 ) -> Config:
     """A validated Config built from the shipped example, pointed at a test database."""
@@ -34,6 +35,8 @@ def make_config(
     raw["telegram"].update(token=TOKEN, base_url=base_url, poll_timeout=1, **(telegram or {}))
     raw["database"]["url"] = database_url
     raw["files"] = files or {"dir": "/nonexistent/thidua-files"}
+    if reminders:
+        raw["reminders"] = reminders
     raw["bloc"]["admins"] = [ADMIN_ID, SECOND_ADMIN_ID] if admins is None else admins
     raw["bloc"].update(bloc_overrides)
     return Config.model_validate(raw)

@@ -122,6 +122,7 @@ async def running_bot(
     latency: float = 0.0,
     database_url: str | None = None,
     first_update_id: int = 1,
+    clock: Any = None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """Starts the emulator and the bot; stops both afterwards."""
@@ -134,6 +135,8 @@ async def running_bot(
         for admin_id in config.bloc.admins:
             emu.add_user(admin_id, f"Admin {admin_id}")
         services = make_services(config)
+        if clock is not None:
+            services.clock = clock
         stop, started = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(serve(config, stop=stop, services=services, started=started))
         waiter = asyncio.create_task(started.wait())

@@ -15,7 +15,7 @@ from typing import Any
 from telegram import Bot
 from telegram.helpers import create_deep_linked_url
 
-from bot import reporting
+from bot import events, reporting
 from bot.app import make_services
 from bot.config import Config, load_config
 from bot.errors import ConfigError, MissingTokenError, ThiduaError
@@ -24,6 +24,7 @@ from bot.logs import setup_logging
 from bot.questions import PeriodKind
 from bot.runner import prepare_database, serve
 from storage import bloc, invites, periods, settings
+from storage import events as event_store
 from storage.db import Database
 from storage.models import utcnow
 
@@ -82,7 +83,34 @@ def build_parser() -> argparse.ArgumentParser:
     period_add.add_argument("--opens", default=None, help="default: now")
     period_add.add_argument("--deadline", required=True, help="e.g. 15/6/2023 17:00")
     add("list", "List report periods.", parent=period_sub)
+    _add_event_parser(sub, add)
     return parser
+
+
+def _add_event_parser(sub: Any, add: Any) -> None:
+    """`thidua event add|list`: bloc events (giao lưu, học tập kinh nghiệm)."""
+    event = add("event", "Manage bloc events (giao lưu, học tập kinh nghiệm).", options=False)
+    event_sub = event.add_subparsers(dest="event_command", required=True, metavar="ACTION")
+    event_add = add(
+        "add",
+        "Create an event and announce it to every unit's contacts (the running bot sends "
+        "the announcements). Dates as dd/mm[/yyyy] [HH:MM] in the bloc's time zone.",
+        parent=event_sub,
+    )
+    event_add.add_argument("--kind", required=True, choices=[k.value for k in events.EventKind])
+    event_add.add_argument("--title", required=True)
+    event_add.add_argument("--starts", required=True, help="e.g. 20/10/2023 07:30")
+    event_add.add_argument("--place", required=True)
+    event_add.add_argument("--registration-deadline", required=True, help="e.g. 15/10/2023 17:00")
+    event_add.add_argument("--description", default="")
+    event_add.add_argument(
+        "--disciplines",
+        default=None,
+        help='sports only, comma-separated; default "'
+        + ", ".join(events.DEFAULT_DISCIPLINES)
+        + '"',
+    )
+    add("list", "List events.", parent=event_sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_invite(config, language, args.unit_code, args.days))
         if args.command == "period":
             return asyncio.run(_period(config, language, args))
+        if args.command == "event":
+            return asyncio.run(_event(config, language, args))
         config.require_token()
         return _run(config)
     except MissingTokenError:
@@ -220,6 +250,74 @@ async def _period(config: Config, language: str, args: argparse.Namespace) -> in
         )
     )
     return EXIT_OK
+
+
+async def _event(config: Config, language: str, args: argparse.Namespace) -> int:
+    services = make_services(config)
+    try:
+        if not await services.db.is_current():
+            print(_say(language, "cli.not_initialised"), file=sys.stderr)
+            return EXIT_CONFIG
+        if args.event_command == "list":
+            await _list_events(services, language)
+            return EXIT_OK
+        try:
+            event, count = await events.create(
+                services, _event_request(services, args), created_by=None
+            )
+        except events.EventError as exc:
+            print(_say(language, exc.key, **exc.details), file=sys.stderr)
+            return EXIT_CONFIG
+    finally:
+        await services.db.dispose()
+    starts = format_datetime(event.starts_at, config.bloc.tz, language)
+    print(
+        _say(
+            language,
+            "event.cli_created",
+            id=event.id,
+            title=event.title,
+            starts=starts,
+            count=count,
+        )
+    )
+    return EXIT_OK
+
+
+def _event_request(services: Any, args: argparse.Namespace) -> events.EventRequest:
+    """The console arguments as a validated event (EventError if they do not fit)."""
+    now = services.clock()
+    disciplines: tuple[str, ...] = ()
+    if args.kind == events.EventKind.SPORTS:
+        disciplines = (
+            events.parse_disciplines(args.disciplines)
+            if args.disciplines
+            else events.DEFAULT_DISCIPLINES
+        )
+    return events.validate(
+        kind=args.kind,
+        title=args.title,
+        starts_at=events.parse_start(args.starts, services, now),
+        place=args.place,
+        description=args.description,
+        registration_deadline=events.parse_deadline(args.registration_deadline, services, now),
+        disciplines=disciplines,
+        now=now,
+    )
+
+
+async def _list_events(services: Any, language: str) -> None:
+    now = services.clock()
+    async with services.db.read() as session:
+        found = await event_store.list_events(session=session)
+    for event in found:
+        if event.cancelled_at is not None:
+            status = "cancelled"
+        else:
+            status = "upcoming" if event.starts_at > now else "past"
+        starts = format_datetime(event.starts_at, services.config.bloc.tz, language)
+        label = _say(language, f"event.cli_status_{status}")
+        print(f"{event.id}\t{event.kind}\t{starts}\t{label}\t{event.title}")
 
 
 def _run(config: Config) -> int:

@@ -208,6 +208,7 @@ class ReminderPolicyConfig(_Strict):
 class RemindersConfig(_Strict):
     """Deadline and event reminders."""
 
+    enabled: bool = True
     time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # At least an hour: the scheduler only looks every tick_seconds.
     grace_hours: int = Field(default=12, ge=1, le=168)

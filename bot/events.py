@@ -19,13 +19,13 @@ from bot.context import Services
 from bot.dates import END_OF_DAY, DateError, parse_local_datetime
 from bot.i18n import Html, format_datetime
 from bot.planning import EventTimes, Slot, due, event_slots
-from bot.reminders import RunReport
+from bot.reminders import RunReport, log_row, slot_marker
 from bot.workdays import WorkCalendar
 from handlers import callback_data as cb
 from storage import bloc, outbox
 from storage import events as store
 from storage import reminders as reminder_store
-from storage.models import Contact, Event, EventRegistration, Unit, utcnow
+from storage.models import Event, EventRegistration, Unit
 from storage.outbox import Priority
 
 log = logging.getLogger(__name__)
@@ -286,16 +286,22 @@ def details_text(services: Services, event: Event, language: str) -> Html:
     ]
     if event.disciplines:
         lines.append(
-            translate(language, "event.details_disciplines", disciplines=", ".join(event.disciplines))
+            translate(
+                language, "event.details_disciplines", disciplines=", ".join(event.disciplines)
+            )
         )
     if event.description:
-        lines.append(translate(language, "event.details_description", description=event.description))
+        lines.append(
+            translate(language, "event.details_description", description=event.description)
+        )
     if event.cancelled_at is not None:
         lines.append(translate(language, "event.details_cancelled"))
     return Html("\n".join(lines))
 
 
-def _button(services: Services, language: str, key: str, action: Action, event_id: int) -> dict:
+def _button(
+    services: Services, language: str, key: str, action: Action, event_id: int
+) -> dict[str, str]:
     return {"text": services.translator(language, key), "callback_data": data(action, event_id)}
 
 
@@ -327,26 +333,25 @@ async def _contact_rows(
     render: Render,
     *,
     source: str,
-    dedup: Callable[[int, Contact], str],
+    dedup: Callable[[int, int], str],
     priority: int = Priority.NOTICE,
 ) -> list[dict[str, Any]]:
-    """One outbox row per active contact of the units, in the contact's language."""
-    contacts = await reminder_store.contacts_of(session=session, unit_ids=unit_ids)
+    """One outbox row per active contact of the units, in the contact's language;
+    `dedup(unit_id, contact_id)` names each row."""
     default = services.config.bloc.language
     rows: list[dict[str, Any]] = []
-    for unit_id in unit_ids:
-        for contact, chosen in contacts.get(unit_id, []):
-            text, markup = render(chosen or default, unit_id)
-            rows.append(
-                {
-                    "chat_id": contact.telegram_user_id,
-                    "text": text,
-                    "reply_markup": markup,
-                    "priority": priority,
-                    "source": source,
-                    "dedup_key": dedup(unit_id, contact),
-                }
-            )
+    for person in await store.recipients(session=session, unit_ids=unit_ids):
+        text, markup = render(person.language or default, person.unit_id)
+        rows.append(
+            {
+                "chat_id": person.telegram_user_id,
+                "text": text,
+                "reply_markup": markup,
+                "priority": priority,
+                "source": source,
+                "dedup_key": dedup(person.unit_id, person.contact_id),
+            }
+        )
     return rows
 
 
@@ -381,7 +386,7 @@ async def announce(services: Services, session: Any, event: Event) -> int:
         [u.id or 0 for u in units],
         render,
         source=f"event:{event.id}",
-        dedup=lambda _unit, contact: f"event:{event.id}:announce:c{contact.id}",
+        dedup=lambda _unit, contact: f"event:{event.id}:announce:c{contact}",
     )
     await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
     return len(rows)
@@ -512,7 +517,7 @@ async def change(
             [u.id or 0 for u in units],
             render,
             source=f"event:{event_id}",
-            dedup=lambda _u, c: f"event:{event_id}:r{event.revision}:change:c{c.id}",
+            dedup=lambda _u, c: f"event:{event_id}:r{event.revision}:change:c{c}",
         )
         await outbox.enqueue_many(session=session, rows=rows, now=now)
     wake(services)
@@ -544,7 +549,7 @@ async def cancel(
             [u.id or 0 for u in units],
             render,
             source=f"event:{event_id}",
-            dedup=lambda _u, c: f"event:{event_id}:cancel:c{c.id}",
+            dedup=lambda _u, c: f"event:{event_id}:cancel:c{c}",
         )
         await outbox.enqueue_many(session=session, rows=rows, now=now)
     wake(services)
@@ -613,21 +618,21 @@ class EventReminders:
         candidates = [s for _, ready, stale in plans for s in (*ready, *stale)]
         async with self.services.db.read() as session:
             done = await reminder_store.existing_keys(
-                session=session, keys=[_marker(s) for s in candidates]
+                session=session, keys=[slot_marker(s) for s in candidates]
             )
         for event, ready, stale in plans:
             for slot in stale:
-                if _marker(slot) not in done:
+                if slot_marker(slot) not in done:
                     await self._skip(slot, report)
             for slot in ready:
-                if _marker(slot) not in done:
+                if slot_marker(slot) not in done:
                     report.messages += await self._fire(event.id or 0, slot, report)
         if report.messages:
             self.wake()
         return report
 
     async def _skip(self, slot: Slot, report: RunReport) -> None:
-        row = _log_row(_marker(slot), slot, None, status="skipped")
+        row = log_row(slot_marker(slot), slot, None, status="skipped")
         async with self.services.db.session() as session:
             if await reminder_store.claim(session=session, rows=[row]):
                 report.slots_skipped.append(slot.key)
@@ -640,7 +645,7 @@ class EventReminders:
             if event is None or event.cancelled_at is not None:
                 return 0
             # The slot's marker is claimed first: whoever claims it does the work.
-            marker = _log_row(_marker(slot), slot, None)
+            marker = log_row(slot_marker(slot), slot, None)
             if not await reminder_store.claim(session=session, rows=[marker]):
                 return 0
             if slot.audience == "unanswered":
@@ -649,7 +654,7 @@ class EventReminders:
                 units = await store.registered_units(session=session, event_id=event_id)
             keys = {f"{slot.key}:u{unit.id}": unit.id or 0 for unit in units}
             claimed = await reminder_store.claim(
-                session=session, rows=[_log_row(k, slot, u) for k, u in keys.items()]
+                session=session, rows=[log_row(k, slot, u) for k, u in keys.items()]
             )
             people = {
                 r.unit_id: r.people
@@ -661,7 +666,7 @@ class EventReminders:
                 [keys[k] for k in keys if k in claimed],
                 lambda language, unit_id: self._text(event, slot, language, people.get(unit_id)),
                 source=f"event_reminder:{event_id}",
-                dedup=lambda unit_id, contact: f"{slot.key}:u{unit_id}:c{contact.id}",
+                dedup=lambda unit_id, contact: f"{slot.key}:u{unit_id}:c{contact}",
                 priority=Priority.REMINDER,
             )
             await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
@@ -687,21 +692,3 @@ class EventReminders:
             people=people or 0,
         )
         return text, _open_markup(services, language, event.id or 0)
-
-
-def _marker(slot: Slot) -> str:
-    """The key recording that a slot was handled (fired or skipped) as a whole."""
-    return f"{slot.key}:slot"
-
-
-def _log_row(key: str, slot: Slot, unit_id: int | None, status: str = "sent") -> dict[str, Any]:
-    return {
-        "key": key,
-        "kind": slot.kind,
-        "target_id": slot.target_id,
-        "unit_id": unit_id,
-        "slot_at": slot.at,
-        "status": status,
-        "recipients": 0,
-        "created_at": utcnow(),
-    }

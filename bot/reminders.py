@@ -22,7 +22,7 @@ from bot.planning import PeriodTimes, Slot, due, period_slots
 from bot.workdays import WorkCalendar
 from storage import audit, outbox
 from storage import reminders as store
-from storage.models import ReportPeriod, Unit, utcnow
+from storage.models import ReportPeriod, utcnow
 from storage.outbox import Priority
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,14 @@ def report_button(translate: Any, language: str, period_id: int) -> dict[str, An
     return {"inline_keyboard": [[{"text": label, "callback_data": f"rpp:{period_id}"}]]}
 
 
+@dataclass
+class Roster:
+    """Units and contacts, read once per run however many slots fire."""
+
+    units: list[store.UnitRef]
+    contacts: list[store.ContactRef]
+
+
 class Reminders:
     """Plans and sends deadline reminders; `run_once` is what the scheduler calls."""
 
@@ -52,6 +60,15 @@ class Reminders:
         cfg = services.config.reminders
         self.calendar = WorkCalendar.of(services.config.bloc.tz, cfg.holidays)
         self.grace = timedelta(hours=cfg.grace_hours)
+        self._roster: Roster | None = None
+
+    async def _load_roster(self, session: Any) -> Roster:
+        if self._roster is None:
+            self._roster = Roster(
+                units=await store.active_units(session=session),
+                contacts=await store.active_contacts(session=session),
+            )
+        return self._roster
 
     def slots(self, period: ReportPeriod) -> list[Slot]:
         """Every slot of a period under the configured policy."""
@@ -69,25 +86,28 @@ class Reminders:
         """Sends whatever is due now; safe to call any time, from any process."""
         now = self.services.clock()
         report = RunReport()
+        self._roster = None
         async with self.services.db.read() as session:
             live = await store.live_periods(session=session, since=now - self.grace)
         plans = [(period, *due(self.slots(period), now, self.grace)) for period in live]
         candidates = [s for _, ready, stale in plans for s in (*ready, *stale)]
         async with self.services.db.read() as session:
-            done = await store.existing_keys(session=session, keys=[_marker(s) for s in candidates])
+            done = await store.existing_keys(
+                session=session, keys=[slot_marker(s) for s in candidates]
+            )
         for period, ready, stale in plans:
             for slot in stale:
-                if _marker(slot) not in done:
+                if slot_marker(slot) not in done:
                     await self._skip(slot, report)
             for slot in ready:
-                if _marker(slot) not in done:
+                if slot_marker(slot) not in done:
                     report.messages += await self._fire(period, slot, report)
         if report.messages:
             self.wake()
         return report
 
     async def _skip(self, slot: Slot, report: RunReport) -> None:
-        row = _log_row(_marker(slot), slot, None, status="skipped")
+        row = log_row(slot_marker(slot), slot, None, status="skipped")
         async with self.services.db.session() as session:
             if await store.claim(session=session, rows=[row]):
                 report.slots_skipped.append(slot.key)
@@ -97,26 +117,22 @@ class Reminders:
         services = self.services
         async with services.db.session() as session:
             # The slot's marker is claimed first: whoever claims it does the work.
-            if not await store.claim(session=session, rows=[_log_row(_marker(slot), slot, None)]):
+            if not await store.claim(
+                session=session, rows=[log_row(slot_marker(slot), slot, None)]
+            ):
                 return 0
-            units = await store.units_to_remind(
-                session=session, period_id=period.id or 0, only_missing=slot.audience != "all"
-            )
+            roster = await self._load_roster(session)
+            units = roster.units
+            if slot.audience != "all":
+                done = await store.reported_unit_ids(session=session, period_id=period.id or 0)
+                units = [unit for unit in units if unit.id not in done]
             if slot.audience == "admins":
-                key = f"{slot.key}:admins"
-                if not await store.claim(session=session, rows=[_log_row(key, slot, None)]):
-                    return 0
-                rows = await self._digest_rows(session, period, units, key)
+                rows = await self._digest_rows(session, period, units, f"{slot.key}:admins")
             else:
-                keys = {f"{slot.key}:u{unit.id}": unit for unit, _ in units}
-                log_rows = [_log_row(k, slot, u.id) for k, u in keys.items()]
-                claimed = await store.claim(session=session, rows=log_rows)
-                if not claimed:
-                    return 0
-                rows = await self._unit_rows(
-                    session, period, slot, {k: keys[k] for k in claimed}, services.clock()
-                )
-            await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
+                # Each message's dedup key names the slot, the unit and the contact: the
+                # database refuses a second copy even if this slot were claimed twice.
+                rows = await self._unit_rows(session, period, slot, units, services.clock())
+            await outbox.enqueue_bulk(session=session, rows=rows, now=services.clock())
         report.slots_fired.append(slot.key)
         log.info("reminder %s: %d message(s)", slot.key, len(rows))
         return len(rows)
@@ -126,29 +142,36 @@ class Reminders:
         session: Any,
         period: ReportPeriod,
         slot: Slot | None,
-        units: dict[str, Unit],
+        units: list[store.UnitRef],
         now: datetime,
     ) -> list[dict[str, Any]]:
         translate = self.services.translator
         default = self.services.config.bloc.language
-        contacts = await store.contacts_of(
-            session=session, unit_ids=[u.id or 0 for u in units.values()]
-        )
+        wanted = {unit.id for unit in units}
+        roster = await self._load_roster(session)
+        contacts = [c for c in roster.contacts if c.unit_id in wanted]
         at = slot.at if slot else now
+        # The text only depends on the language: render it once per language, not per unit.
+        texts: dict[str, tuple[str, dict[str, Any]]] = {}
         rows: list[dict[str, Any]] = []
-        for key, unit in units.items():
-            for contact, chosen in contacts.get(unit.id or 0, []):
-                language = chosen or default
-                rows.append(
-                    {
-                        "chat_id": contact.telegram_user_id,
-                        "text": self._unit_text(period, slot, at, language),
-                        "reply_markup": report_button(translate, language, period.id or 0),
-                        "priority": Priority.REMINDER if slot else Priority.NOTICE,
-                        "source": f"reminder:{period.id}",
-                        "dedup_key": f"{key}:c{contact.id}" if slot else None,
-                    }
+        for contact in contacts:
+            language = contact.language or default
+            if language not in texts:
+                texts[language] = (
+                    self._unit_text(period, slot, at, language),
+                    report_button(translate, language, period.id or 0),
                 )
+            text, markup = texts[language]
+            rows.append(
+                {
+                    "chat_id": contact.telegram_user_id,
+                    "text": text,
+                    "reply_markup": markup,
+                    "priority": Priority.REMINDER if slot else Priority.NOTICE,
+                    "source": f"reminder:{period.id}",
+                    "dedup_key": (f"{slot.key}:u{contact.unit_id}:c{contact.id}" if slot else None),
+                }
+            )
         return rows
 
     def _unit_text(
@@ -173,7 +196,7 @@ class Reminders:
         return translate(language, key, title=period.title, deadline=deadline, days=abs(days))
 
     async def _digest_rows(
-        self, session: Any, period: ReportPeriod, units: list[tuple[Unit, Any]], key: str
+        self, session: Any, period: ReportPeriod, units: list[store.UnitRef], key: str
     ) -> list[dict[str, Any]]:
         services = self.services
         admins = services.config.bloc.admins
@@ -192,9 +215,7 @@ class Reminders:
             )
         return rows
 
-    def digest_text(
-        self, period: ReportPeriod, units: list[tuple[Unit, Any]], language: str
-    ) -> str:
+    def digest_text(self, period: ReportPeriod, units: list[store.UnitRef], language: str) -> str:
         """Who is still missing, grouped by department."""
         translate = self.services.translator
         deadline = format_datetime(period.deadline_at, self.services.config.bloc.tz, language)
@@ -212,10 +233,10 @@ class Reminders:
             )
         ]
         department = None
-        for unit, dept in units:
-            if dept.id != department:
-                department = dept.id
-                lines.append(f"<b>{html.escape(dept.name)}</b>")
+        for unit in units:
+            if unit.department_id != department:
+                department = unit.department_id
+                lines.append(f"<b>{html.escape(unit.department_name)}</b>")
             lines.append(f"• {html.escape(unit.name)}")
         text = "\n".join(lines)
         return text if len(text) <= 4000 else text[:3990].rsplit("\n", 1)[0] + "\n…"
@@ -225,9 +246,10 @@ class Reminders:
     ) -> int:
         """An admin's /nhac: reminds the missing units (or the chosen ones) right away."""
         services = self.services
+        self._roster = None  # fresh contacts, not those of the last scheduled run
         async with services.db.session() as session:
             units = await store.units_to_remind(session=session, period_id=period.id or 0)
-            chosen = {f"manual:{u.id}": u for u, _ in units if unit_ids is None or u.id in unit_ids}
+            chosen = [u for u in units if unit_ids is None or u.id in unit_ids]
             rows = await self._unit_rows(session, period, None, chosen, services.clock())
             await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
             await audit.record(
@@ -235,18 +257,18 @@ class Reminders:
                 action="reminder.manual",
                 actor_user_id=actor_user_id,
                 target=f"period:{period.id}",
-                units=[u.code for u in chosen.values()],
+                units=[u.code for u in chosen],
             )
         self.wake()
         return len(chosen)
 
 
-def _marker(slot: Slot) -> str:
+def slot_marker(slot: Slot) -> str:
     """The key recording that a slot was handled (fired or skipped) as a whole."""
     return f"{slot.key}:slot"
 
 
-def _log_row(key: str, slot: Slot, unit_id: int | None, status: str = "sent") -> dict[str, Any]:
+def log_row(key: str, slot: Slot, unit_id: int | None, status: str = "sent") -> dict[str, Any]:
     return {
         "key": key,
         "kind": slot.kind,

@@ -9,6 +9,7 @@ from bot.app import build_application, learn_username, make_services, set_comman
 from bot.config import Config
 from bot.context import Services
 from bot.dispatch import Dispatcher
+from bot.events import EventReminders
 from bot.inbox import Inbox, Poller
 from bot.processor import ChatOrderedProcessor
 from bot.reminders import Reminders
@@ -54,15 +55,19 @@ async def serve(
         max_attempts=config.outbox.max_attempts,
     )
     reminders = Reminders(services, wake=dispatcher.wake)
-    services.extras.update(dispatcher=dispatcher, reminders=reminders)
-    scheduler = Scheduler(reminders, config.reminders.tick_seconds)
+    event_reminders = EventReminders(services, wake=dispatcher.wake)
+    services.extras.update(
+        dispatcher=dispatcher, reminders=reminders, event_reminders=event_reminders
+    )
+    scheduler = Scheduler(reminders, event_reminders, config.reminders.tick_seconds)
     try:
         async with app:
             await learn_username(app, services)
             await set_command_menus(app, services)
             await app.start()
             await dispatcher.start()
-            scheduler.start()
+            if config.reminders.enabled:
+                scheduler.start()
             await inbox.replay()
             receiver: Poller | WebhookServer
             if config.telegram.mode == "webhook":

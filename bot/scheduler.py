@@ -8,16 +8,21 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.events import EventReminders
 from bot.reminders import Reminders
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """Runs the reminder check at start-up (catching up on downtime) and every tick."""
+    """Runs the reminder checks (deadlines, events) at start-up, catching up on downtime,
+    and every tick."""
 
-    def __init__(self, reminders: Reminders, tick_seconds: float) -> None:
+    def __init__(
+        self, reminders: Reminders, event_reminders: EventReminders, tick_seconds: float
+    ) -> None:
         self.reminders = reminders
+        self.event_reminders = event_reminders
         self.tick_seconds = tick_seconds
         self._scheduler = AsyncIOScheduler(timezone=UTC)
 
@@ -40,7 +45,8 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
     async def _tick(self) -> None:
-        try:
-            await self.reminders.run_once()
-        except Exception:
-            log.exception("the reminder check failed; it runs again at the next tick")
+        for service in (self.reminders, self.event_reminders):
+            try:
+                await service.run_once()
+            except Exception:
+                log.exception("a reminder check failed; it runs again at the next tick")

@@ -15,12 +15,13 @@ COMMANDS: dict[Role, tuple[str, ...]] = {
         "donvi",
         "thuhoi",
         "baocao",
+        "sukien",
         "huy",
         "toi",
         "ngonngu",
         "help",
     ),
-    Role.CONTACT: ("baocao", "huy", "toi", "ngonngu", "help"),
+    Role.CONTACT: ("baocao", "sukien", "huy", "toi", "ngonngu", "help"),
     Role.STRANGER: ("toi", "ngonngu", "help"),
 }
 GROUP_COMMANDS: tuple[str, ...] = ("baocao", "help")
@@ -38,6 +39,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "tinhhinh": ("tinhhinh", "status"),
     "duyet": ("duyet", "review"),
     "nhac": ("nhac", "remind"),
+    "sukien": ("sukien", "events"),
 }
 
 

@@ -12,7 +12,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import admin, common, onboarding, periods, remind, reports, review, status
+from handlers import admin, common, events, onboarding, periods, remind, reports, review, status
 from handlers import callback_data as cb
 from handlers.errors import on_error
 from handlers.flows import InFlow
@@ -32,6 +32,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler(ALIASES["tinhhinh"], status.status_command),
             CommandHandler(ALIASES["duyet"], review.review_command),
             CommandHandler(ALIASES["nhac"], remind.remind_command),
+            CommandHandler(ALIASES["sukien"], events.events_command),
             CommandHandler(ALIASES["help"], common.help_command),
             CommandHandler(ALIASES["toi"], common.whoami),
             CommandHandler(ALIASES["ngonngu"], common.language_menu),
@@ -58,9 +59,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
             CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
             CallbackQueryHandler(remind.on_button, pattern=cb.pattern(cb.Prefix.REMIND)),
+            CallbackQueryHandler(events.on_button, pattern=cb.pattern(cb.Prefix.EVENT)),
             InFlow(reports.FLOW, reports.on_message, services),
             InFlow(periods.FLOW, periods.on_message, services),
             InFlow(review.FLOW, review.on_message, services),
+            InFlow(events.FLOW, events.on_message, services),
             # Last resort, after every flow had its chance (first match in a group wins).
             CallbackQueryHandler(common.stale_button),
             MessageHandler(private & ~filters.StatusUpdate.ALL, common.fallback),

@@ -49,7 +49,7 @@ async def _menu(update: Update, context: BotContext, caller: Caller, period: Rep
         return
     items = [
         (keyboards.button_label(unit.name), cb.build(cb.Prefix.REMIND, "u", period.id, unit.id))
-        for unit, _ in missing
+        for unit in missing
     ]
     label = replies.text(context, caller, "remind.all_button", missing=len(missing))
     markup = keyboards.paged(

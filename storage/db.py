@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,7 +26,11 @@ def create_engine(
 ) -> AsyncEngine:
     """Creates the engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "connect_args": dict(connect_args or {})}
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "connect_args": dict(connect_args or {}),
+        "json_serializer": _RepeatingJsonSerializer(),
+    }
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -59,6 +64,27 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _RepeatingJsonSerializer:
+    """json.dumps that reuses its last result when handed the very same object again.
+
+    A reminder or announcement fan-out writes thousands of rows sharing one reply_markup
+    dict; serialising it once instead of per row is a measurable share of the fan-out.
+    Holding a reference to the last object keeps identity checks safe (no id reuse).
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[object, str] | None = None
+
+    def __call__(self, value: object) -> str:
+        last = self._last
+        if last is not None and last[0] is value:
+            return last[1]
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if isinstance(value, dict | list):
+            self._last = (value, encoded)
+        return encoded
 
 
 class Database:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit
-from storage.models import Department, Event, EventRegistration, Unit
+from storage.models import Contact, Department, Event, EventRegistration, Unit, UserSetting
 
 
 class RegistrationClosed(Exception):
@@ -19,6 +20,15 @@ class RegistrationClosed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Recipient(NamedTuple):
+    """An active contact to tell about an event, with the language they chose (if any)."""
+
+    contact_id: int
+    telegram_user_id: int
+    unit_id: int
+    language: str | None
 
 
 @dataclass(frozen=True)
@@ -89,9 +99,7 @@ async def get_event(*, session: AsyncSession, event_id: int) -> Event | None:
     return await session.get(Event, event_id, populate_existing=True)
 
 
-async def upcoming_events(
-    *, session: AsyncSession, now: datetime, limit: int = 50
-) -> list[Event]:
+async def upcoming_events(*, session: AsyncSession, now: datetime, limit: int = 50) -> list[Event]:
     """Events not cancelled that start after `now`, soonest first."""
     query = (
         select(Event)
@@ -279,3 +287,21 @@ async def registered_units(*, session: AsyncSession, event_id: int) -> list[Unit
     """Units taking part in the event."""
     rows = await registrations(session=session, event_id=event_id)
     return [unit for registration, unit in rows if registration.participating]
+
+
+async def recipients(*, session: AsyncSession, unit_ids: list[int]) -> list[Recipient]:
+    """The active contacts of these units, in the order of `unit_ids`."""
+    wanted = {unit_id: position for position, unit_id in enumerate(unit_ids)}
+    query = (
+        select(Contact.id, Contact.telegram_user_id, Contact.unit_id, UserSetting.language)
+        .join(
+            UserSetting,
+            col(UserSetting.telegram_user_id) == Contact.telegram_user_id,
+            isouter=True,
+        )
+        .where(col(Contact.active).is_(True))
+        .order_by(col(Contact.id))
+    )
+    # One scan of the active contacts rather than a long IN (...) list.
+    found = [Recipient(*row) for row in (await session.exec(query)).all() if row[2] in wanted]
+    return sorted(found, key=lambda r: wanted[r.unit_id])

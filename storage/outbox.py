@@ -42,10 +42,27 @@ def _insert(session: AsyncSession) -> Any:
 async def enqueue_many(
     *, session: AsyncSession, rows: list[dict[str, Any]], now: datetime | None = None
 ) -> list[int]:
-    """Adds messages (dicts of OutboxMessage fields); rows whose `dedup_key` exists already
-    are skipped. Returns the ids of the rows added. `now` is when they become sendable."""
+    """Adds messages and returns the ids of those added (see `_insert_rows`)."""
+    result = await _insert_rows(session, rows, now, returning=True)
+    return [int(i) for i in result.scalars()] if result is not None else []
+
+
+async def enqueue_bulk(
+    *, session: AsyncSession, rows: list[dict[str, Any]], now: datetime | None = None
+) -> int:
+    """Adds many messages without returning their ids (the fast path for fan-outs);
+    returns how many were added."""
+    result = await _insert_rows(session, rows, now, returning=False)
+    return max(int(result.rowcount), 0) if result is not None else 0  # type: ignore[attr-defined]
+
+
+async def _insert_rows(
+    session: AsyncSession, rows: list[dict[str, Any]], now: datetime | None, *, returning: bool
+) -> Any:
+    """Inserts messages (dicts of OutboxMessage fields), skipping rows whose `dedup_key`
+    exists already; `now` is when they become sendable."""
     if not rows:
-        return []
+        return None
     now = now or utcnow()
     # A multi-row INSERT takes its columns from the first row: give every row every column.
     defaults: dict[str, Any] = {
@@ -61,16 +78,13 @@ async def enqueue_many(
         "dedup_key": None,
     }
     values = [{**defaults, **row} for row in rows]
-    added: list[int] = []
-    for start in range(0, len(values), 500):  # stay under SQLite's variable limit
-        statement = (
-            _insert(session)(OutboxMessage)
-            .values(values[start : start + 500])
-            .on_conflict_do_nothing()
-            .returning(col(OutboxMessage.id))
-        )
-        added.extend(int(i) for i in (await session.exec(statement)).scalars())  # type: ignore[call-overload]
-    return added
+    # One statement executed for many rows (the driver's executemany, or SQLAlchemy's
+    # batched "insertmanyvalues" when RETURNING is asked for): compiled once, not per row.
+    statement = _insert(session)(OutboxMessage.__table__).on_conflict_do_nothing()
+    if returning:
+        statement = statement.returning(OutboxMessage.__table__.c.id)
+    connection = await session.connection()
+    return await connection.execute(statement, values)
 
 
 async def enqueue(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,16 +24,13 @@ from storage.models import (
 async def claim(*, session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
     """Records slot keys; returns the ones this call recorded (others were claimed before,
     by this process or another sharing the database)."""
-    claimed: set[str] = set()
+    if not rows:
+        return set()
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert  # type: ignore[union-attr]
-    for start in range(0, len(rows), 500):
-        statement = (
-            insert(ReminderLog)
-            .values(rows[start : start + 500])
-            .on_conflict_do_nothing()
-            .returning(col(ReminderLog.key))
-        )
-        claimed.update((await session.exec(statement)).scalars())  # type: ignore[call-overload]
+    table = ReminderLog.__table__
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.key)  # type: ignore[attr-defined]
+    connection = await session.connection()
+    claimed = set((await connection.execute(statement, rows)).scalars())
     return claimed
 
 
@@ -56,52 +53,70 @@ async def live_periods(*, session: AsyncSession, since: datetime) -> list[Report
     return list((await session.exec(query)).all())
 
 
-async def units_to_remind(
-    *, session: AsyncSession, period_id: int, only_missing: bool = True
-) -> list[tuple[Unit, Department]]:
-    """Active units with nothing submitted (or a submission returned for revision)."""
+class UnitRef(NamedTuple):
+    """The few fields of a unit a reminder needs (plain rows: tens of thousands are cheap)."""
+
+    id: int
+    code: str
+    name: str
+    department_id: int
+    department_name: str
+
+
+class ContactRef(NamedTuple):
+    """The few fields of a contact a reminder needs."""
+
+    id: int
+    telegram_user_id: int
+    unit_id: int
+    language: str | None
+
+
+async def active_units(*, session: AsyncSession) -> list[UnitRef]:
+    """Every active unit, in department and configured order."""
     query = (
-        select(Unit, Department)
+        select(Unit.id, Unit.code, Unit.name, Department.id, Department.name)
         .join(Department, col(Department.id) == Unit.department_id)
         .where(col(Unit.active).is_(True))
         .order_by(col(Department.id), col(Unit.position))
     )
-    rows = (await session.exec(query)).all()
-    if not only_missing:
-        return [(u, d) for u, d in rows]
-    done = set(
-        (
-            await session.exec(
-                select(Submission.unit_id).where(
-                    Submission.period_id == period_id,
-                    Submission.version > 0,
-                    Submission.status != "returned",
-                )
-            )
-        ).all()
+    return [UnitRef(*row) for row in (await session.exec(query)).all()]
+
+
+async def reported_unit_ids(*, session: AsyncSession, period_id: int) -> set[int]:
+    """Units with a submission that counts (submitted or accepted, not returned)."""
+    query = select(Submission.unit_id).where(
+        Submission.period_id == period_id,
+        Submission.version > 0,
+        Submission.status != "returned",
     )
-    return [(u, d) for u, d in rows if u.id not in done]
+    return set((await session.exec(query)).all())
 
 
-async def contacts_of(
-    *, session: AsyncSession, unit_ids: list[int]
-) -> dict[int, list[tuple[Contact, str | None]]]:
-    """Each unit's active contacts with their chosen language (None if never chosen)."""
-    result: dict[int, list[tuple[Contact, str | None]]] = {}
-    for start in range(0, len(unit_ids), 500):
-        chunk = unit_ids[start : start + 500]
-        query = (
-            select(Contact, UserSetting.language)
-            .join(
-                UserSetting,
-                col(UserSetting.telegram_user_id) == Contact.telegram_user_id,
-                isouter=True,
-            )
-            .where(col(Contact.active).is_(True), col(Contact.unit_id).in_(chunk))
+async def units_to_remind(
+    *, session: AsyncSession, period_id: int, only_missing: bool = True
+) -> list[UnitRef]:
+    """Active units with nothing submitted (or a submission returned for revision)."""
+    units = await active_units(session=session)
+    if not only_missing:
+        return units
+    done = await reported_unit_ids(session=session, period_id=period_id)
+    return [unit for unit in units if unit.id not in done]
+
+
+async def active_contacts(*, session: AsyncSession) -> list[ContactRef]:
+    """Every active contact, with the language each chose (None if never)."""
+    query = (
+        select(Contact.id, Contact.telegram_user_id, Contact.unit_id, UserSetting.language)
+        .join(
+            UserSetting,
+            col(UserSetting.telegram_user_id) == Contact.telegram_user_id,
+            isouter=True,
         )
-        for contact, language in (await session.exec(query)).all():
-            result.setdefault(contact.unit_id, []).append((contact, language))
-    return result
+        .where(col(Contact.active).is_(True))
+        .order_by(col(Contact.id))
+    )
+    return [ContactRef(*row) for row in (await session.exec(query)).all()]
 
 
 async def languages(*, session: AsyncSession, user_ids: list[int]) -> dict[int, str]:

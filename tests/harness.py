@@ -131,6 +131,8 @@ async def running_bot(
     ) as emu:
         url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
         overrides.setdefault("files", {"dir": str(tmp_path / "files")})
+        # Scheduled reminders only where a test asks for them (they would interleave).
+        overrides.setdefault("reminders", {"enabled": False})
         config = make_config(database_url=url, base_url=emu.base_url, **overrides)
         for admin_id in config.bloc.admins:
             emu.add_user(admin_id, f"Admin {admin_id}")

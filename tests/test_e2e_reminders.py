@@ -22,7 +22,7 @@ from tests.harness import Harness, running_bot
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parent.parent
-FAST_TICK = {"tick_seconds": 0.1}
+FAST_TICK = {"tick_seconds": 0.1, "enabled": True}
 
 
 def local(text: str) -> datetime:

@@ -20,7 +20,7 @@ from bot.context import Services
 from bot.i18n import format_datetime
 from bot.planning import PeriodTimes, Slot, due, period_slots
 from bot.workdays import WorkCalendar
-from storage import audit, outbox
+from storage import audit, groups, outbox
 from storage import reminders as store
 from storage.models import ReportPeriod, utcnow
 from storage.outbox import Priority
@@ -201,7 +201,18 @@ class Reminders:
         services = self.services
         admins = services.config.bloc.admins
         chosen = await store.languages(session=session, user_ids=admins)
+        group = await groups.active_group(session=session)
         rows = []
+        if group is not None:
+            rows.append(
+                {
+                    "chat_id": group.chat_id,
+                    "text": self.digest_text(period, units, services.config.bloc.language),
+                    "priority": Priority.REMINDER,
+                    "source": f"digest:{period.id}",
+                    "dedup_key": f"{key}:group",
+                }
+            )
         for admin in admins:
             language = chosen.get(admin, services.config.bloc.language)
             rows.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.announcements import auto_resend, handle_unreachable, record_sent
 from bot.app import build_application, learn_username, make_services, set_command_menus
 from bot.config import Config
 from bot.context import Services
@@ -54,12 +55,21 @@ async def serve(
         clock=lambda: services.clock(),
         max_attempts=config.outbox.max_attempts,
     )
+    dispatcher.on_permanent_failure = lambda chat_id, reason: handle_unreachable(
+        services, chat_id, reason
+    )
+    dispatcher.on_sent = lambda row, message: record_sent(services, row, message.message_id)
     reminders = Reminders(services, wake=dispatcher.wake)
     event_reminders = EventReminders(services, wake=dispatcher.wake)
     services.extras.update(
         dispatcher=dispatcher, reminders=reminders, event_reminders=event_reminders
     )
-    scheduler = Scheduler(reminders, event_reminders, config.reminders.tick_seconds)
+    scheduler = Scheduler(
+        reminders,
+        event_reminders,
+        config.reminders.tick_seconds,
+        extra=[lambda: auto_resend(services)],
+    )
     try:
         async with app:
             await learn_username(app, services)

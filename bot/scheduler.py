@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -15,14 +16,23 @@ log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """Runs the reminder checks (deadlines, events) at start-up, catching up on downtime,
-    and every tick."""
+    """Runs the scheduled checks (deadline and event reminders, automatic re-sends of
+    announcements) at start-up, catching up on downtime, and every tick."""
 
     def __init__(
-        self, reminders: Reminders, event_reminders: EventReminders, tick_seconds: float
+        self,
+        reminders: Reminders,
+        event_reminders: EventReminders,
+        tick_seconds: float,
+        extra: list[Callable[[], Awaitable[object]]] | None = None,
     ) -> None:
         self.reminders = reminders
         self.event_reminders = event_reminders
+        self.checks: list[Callable[[], Awaitable[object]]] = [
+            reminders.run_once,
+            event_reminders.run_once,
+            *(extra or []),
+        ]
         self.tick_seconds = tick_seconds
         self._scheduler = AsyncIOScheduler(timezone=UTC)
 
@@ -45,8 +55,8 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
     async def _tick(self) -> None:
-        for service in (self.reminders, self.event_reminders):
+        for check in self.checks:
             try:
-                await service.run_once()
+                await check()
             except Exception:
-                log.exception("a reminder check failed; it runs again at the next tick")
+                log.exception("a scheduled check failed; it runs again at the next tick")

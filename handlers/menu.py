@@ -24,7 +24,7 @@ COMMANDS: dict[Role, tuple[str, ...]] = {
     Role.CONTACT: ("baocao", "sukien", "huy", "toi", "ngonngu", "help"),
     Role.STRANGER: ("toi", "ngonngu", "help"),
 }
-GROUP_COMMANDS: tuple[str, ...] = ("baocao", "help")
+GROUP_COMMANDS: tuple[str, ...] = ("baocao", "nhom", "help")
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "moi": ("moi", "invite"),
@@ -39,6 +39,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "tinhhinh": ("tinhhinh", "status"),
     "duyet": ("duyet", "review"),
     "nhac": ("nhac", "remind"),
+    "nhom": ("nhom", "group"),
     "sukien": ("sukien", "events"),
 }
 

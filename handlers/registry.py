@@ -7,12 +7,24 @@ from typing import Any
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
 
-from handlers import admin, common, events, onboarding, periods, remind, reports, review, status
+from handlers import (
+    admin,
+    common,
+    events,
+    groups,
+    onboarding,
+    periods,
+    remind,
+    reports,
+    review,
+    status,
+)
 from handlers import callback_data as cb
 from handlers.errors import on_error
 from handlers.flows import InFlow
@@ -23,6 +35,14 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Adds all handlers to the application."""
     private = filters.ChatType.PRIVATE
     services = app.bot_data["services"]
+    # Service updates about chats are handled on their own, before anything else.
+    app.add_handlers(
+        [
+            MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated),
+            ChatMemberHandler(groups.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+        ],
+        group=-1,
+    )
     app.add_handlers(
         [
             CommandHandler("start", onboarding.start),
@@ -33,6 +53,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler(ALIASES["duyet"], review.review_command),
             CommandHandler(ALIASES["nhac"], remind.remind_command),
             CommandHandler(ALIASES["sukien"], events.events_command),
+            CommandHandler(ALIASES["nhom"], groups.register_group),
             CommandHandler(ALIASES["help"], common.help_command),
             CommandHandler(ALIASES["toi"], common.whoami),
             CommandHandler(ALIASES["ngonngu"], common.language_menu),

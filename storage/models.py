@@ -392,3 +392,64 @@ class EventRegistration(SQLModel, table=True):
     disciplines: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     updated_by: int | None = _user_id(nullable=True)
     updated_at: datetime = _created()
+
+
+class BlocChat(SQLModel, table=True):
+    """The bloc's Telegram group, registered by an admin with /nhom."""
+
+    __tablename__ = "bloc_chat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = _user_id(unique=True)
+    title: str = Field(default="", max_length=200)
+    active: bool = True
+    registered_by: int | None = _user_id(nullable=True)
+    registered_at: datetime = _created()
+    migrated_from: int | None = _user_id(nullable=True)
+    removed_at: datetime | None = _ts()
+
+
+class Announcement(SQLModel, table=True):
+    """A notice from the bloc leader (thông báo), delivered to each recipient via the outbox."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text(), nullable=False))
+    attachment_file_id: str | None = Field(default=None, max_length=255)
+    attachment_kind: str | None = Field(default=None, max_length=16)
+    attachment_name: str | None = Field(default=None, max_length=255)
+    audience: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: int | None = _user_id(nullable=True)
+    created_at: datetime = _created()
+    send_at: datetime = _created()
+    resend_after_hours: int | None = None
+    resends: int = 0
+    last_resend_at: datetime | None = _ts()
+
+
+class AnnouncementDelivery(SQLModel, table=True):
+    """One recipient of an announcement: where it went, whether it arrived, who acknowledged."""
+
+    __tablename__ = "announcement_delivery"
+    __table_args__ = (UniqueConstraint("announcement_id", "chat_id", name="uq_delivery_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = _fk("announcement.id", "CASCADE")
+    chat_id: int = _user_id(index=True)
+    unit_id: int | None = _fk("unit.id", "SET NULL", nullable=True)
+    contact_id: int | None = _fk("contact.id", "SET NULL", nullable=True, index=False)
+    outbox_id: int | None = Field(default=None, index=True)
+    message_id: int | None = None
+
+
+class AnnouncementAck(SQLModel, table=True):
+    """Someone pressed «Đã nhận» on an announcement (in private, or in the bloc group)."""
+
+    __tablename__ = "announcement_ack"
+    __table_args__ = (UniqueConstraint("announcement_id", "user_id", name="uq_ack_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = _fk("announcement.id", "CASCADE")
+    user_id: int = _user_id()
+    unit_id: int | None = _fk("unit.id", "SET NULL", nullable=True)
+    chat_id: int = _user_id()
+    at: datetime = _created()

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,7 +16,8 @@ from aiohttp import web
 
 from bot.emulator.actions import ChatRef, UserActions
 from bot.emulator.errors import ApiError, bad_request
-from bot.emulator.faults import FaultPlan
+from bot.emulator.faults import Drop, FaultPlan
+from bot.emulator.limits import LIMITED_METHODS, RateLimits, SlidingWindows, too_many_requests
 from bot.emulator.methods import HANDLERS
 from bot.emulator.state import JSON, EmulatorState, StoredMessage, UploadedFile, User
 
@@ -41,12 +43,26 @@ BOOL_FIELDS = {
 
 @dataclass
 class ApiCall:
-    """One Bot API request as seen by the emulator."""
+    """One Bot API request as seen by the emulator.
+
+    ``fault`` names a dropped connection ("reset", "timeout_before", "timeout_after"): the
+    client got no answer at all; ``response`` is then what Telegram would have answered
+    (timeout_after) or a placeholder with ``error_code`` 0.
+    """
 
     method: str
     params: JSON
     response: JSON
     at: float
+    fault: str | None = None
+
+
+def _no_response(drop: Drop) -> JSON:
+    return {"ok": False, "error_code": 0, "description": f"no response ({drop.kind})"}
+
+
+def _hung_up(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
 
 
 class _Signal:
@@ -116,6 +132,7 @@ class BotApiEmulator(UserActions):
         host: str = "127.0.0.1",
         port: int = 0,
         first_update_id: int = 1,
+        limits: RateLimits | None = None,
     ) -> None:
         self.token = token
         self.latency = latency
@@ -130,6 +147,10 @@ class BotApiEmulator(UserActions):
             bot, on_change=self._signal.notify, first_update_id=first_update_id
         )
         self.faults = FaultPlan()
+        # Telegram's sending limits, enforced with 429s when enabled (settable at any time).
+        self.limits = limits if limits is not None else RateLimits(enabled=False)
+        self.windows = SlidingWindows()
+        self.limit_hits: Counter[str] = Counter()  # 429s of the limits, by scope
         self.calls: list[ApiCall] = []
         self._runner: web.AppRunner | None = None
         self._poll_generation = 0
@@ -177,34 +198,74 @@ class BotApiEmulator(UserActions):
 
     # -- HTTP handlers -------------------------------------------------------------------
 
-    async def _handle_api(self, request: web.Request) -> web.Response:
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params: JSON = {}
         delay = self.latency + self.delays.get(method, 0.0)
         if delay:
             await asyncio.sleep(delay)
-            if request.transport is None or request.transport.is_closing():
+            if _hung_up(request):
                 # The caller died or gave up while the request was "on the wire": like a
                 # request that never reached Telegram, it has no effect.
                 return web.Response(status=499)
+        drop: Drop | None = None
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             if method.lower() != "getupdates" and method.lower() not in HANDLERS:
                 raise ApiError(404, "Not Found")
             params = await read_params(request)
-            if fault := self.faults.take(method):
-                raise fault
+            outcome = self.faults.take(method)
+            if isinstance(outcome, ApiError):
+                raise outcome
+            if outcome is not None and not outcome.has_effect:  # never reaches "Telegram"
+                self._record(method, params, _no_response(outcome), outcome.kind)
+                return await self._hang_up(request, outcome.hold)
+            drop = outcome
             if method.lower() == "getupdates":
                 result = await self._get_updates(params)
             else:
-                result = HANDLERS[method.lower()](self.state, params)
+                result = self._call(method, params)
             body: JSON = {"ok": True, "result": result}
         except ApiError as error:
             body = error.to_response()
-        self.calls.append(ApiCall(method, params, copy.deepcopy(body), time.monotonic()))
-        self._signal.notify()
+        self._record(method, params, body, drop.kind if drop else None)
+        if drop is not None:  # carried out, but the answer is lost
+            return await self._hang_up(request, drop.hold)
         return web.json_response(body, status=200 if body["ok"] else body["error_code"])
+
+    def _call(self, method: str, params: JSON) -> Any:
+        """Run a method's handler, enforcing the sending limits (no await: atomic)."""
+        handler = HANDLERS[method.lower()]
+        chat = None
+        if self.limits.enabled and method.lower() in LIMITED_METHODS:
+            chat = self.state.find_chat(params.get("chat_id") or "")
+        if chat is None:
+            return handler(self.state, params)
+        if over := self.windows.check(self.limits, chat.id, group=chat.type != "private"):
+            scope, retry_after = over
+            self.limit_hits[scope] += 1
+            raise too_many_requests(retry_after)
+        result = handler(self.state, params)
+        self.windows.record(self.limits, chat.id)
+        return result
+
+    def _record(self, method: str, params: JSON, body: JSON, fault: str | None) -> None:
+        self.calls.append(ApiCall(method, params, copy.deepcopy(body), time.monotonic(), fault))
+        self._signal.notify()
+
+    async def _hang_up(self, request: web.Request, hold: float) -> web.StreamResponse:
+        """Answer nothing: wait until the client gives up (at most ``hold`` seconds), then
+        close the connection, as a lost answer or a reset connection looks to a client."""
+        deadline = asyncio.get_running_loop().time() + hold
+        while not self._closing and not _hung_up(request):
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await asyncio.sleep(min(remaining, 0.05))
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=499)  # never reaches the client
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
         updates = self.state.updates
@@ -241,6 +302,20 @@ class BotApiEmulator(UserActions):
     def calls_to(self, method: str) -> list[ApiCall]:
         """Calls of one method (case-insensitive), oldest first."""
         return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    def delivered_counts(self) -> Counter[tuple[int, str]]:
+        """How often each (chat_id, text) was delivered by the bot, deleted messages included.
+
+        The text is the one the bot sent (``raw_text``: HTML before parsing; the caption of
+        a document or photo, "" without one). A message whose answer was lost (a timeout
+        "after") counts: it reached the chat. Benchmarks compare this with what they expect:
+        missing keys are lost messages, counts above 1 duplicates.
+        """
+        return Counter(
+            (chat_id, m.raw_text if m.raw_text is not None else m.plain_text)
+            for chat_id, log in self.state.bot_log.items()
+            for m in log
+        )
 
     def sent_messages(self, chat: ChatRef) -> list[JSON]:
         """Current state of the bot's (undeleted) messages in a chat, plus ``raw_text``."""

@@ -11,20 +11,18 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
 from bot.context import Services
 from bot.dates import END_OF_DAY, DateError, parse_local_datetime
 from bot.i18n import Html, format_datetime
-from bot.planning import EventTimes, Slot, due, event_slots
-from bot.reminders import RunReport, log_row, slot_marker
-from bot.workdays import WorkCalendar
+from bot.planning import EventTimes, Slot, event_slots
+from bot.reminders import SlotService
 from handlers import callback_data as cb
 from storage import bloc, outbox
 from storage import events as store
-from storage import reminders as reminder_store
 from storage.models import Event, EventRegistration, Unit
 from storage.outbox import Priority
 
@@ -581,98 +579,53 @@ def registration_open(event: Event, now: datetime) -> bool:
 # --- reminders --------------------------------------------------------------------------
 
 
-class EventReminders:
-    """Plans and sends event reminders; `run_once` is what the scheduler calls.
+class EventReminders(SlotService[Event]):
+    """Event reminders; `run_once` is what the scheduler calls.
 
     Audiences: "unanswered" (before registration closes) goes to the contacts of active
     units that have not answered; "registered" (the day before, shortly before) to the
     contacts of the units taking part.
     """
 
-    def __init__(self, services: Services, wake: Callable[[], None] | None = None) -> None:
-        self.services = services
-        self.wake = wake or (lambda: None)
-        cfg = services.config.reminders
-        self.calendar = WorkCalendar.of(services.config.bloc.tz, cfg.holidays)
-        self.grace = timedelta(hours=cfg.grace_hours)
+    kind = "event reminder"
 
-    def slots(self, event: Event) -> list[Slot]:
+    async def targets(self, session: Any, since: datetime) -> list[Event]:
+        return await store.upcoming_events(session=session, now=since, limit=1000)
+
+    def slots(self, target: Event) -> list[Slot]:
         """Every slot of an event under the configured policy."""
         cfg = self.services.config.reminders
         times = EventTimes(
-            id=event.id or 0,
-            starts_at=event.starts_at,
-            registration_deadline=event.registration_deadline,
-            created_at=event.created_at,
-            cancelled=event.cancelled_at is not None,
+            id=target.id or 0,
+            starts_at=target.starts_at,
+            registration_deadline=target.registration_deadline,
+            created_at=target.created_at,
+            cancelled=target.cancelled_at is not None,
         )
         return event_slots(times, cfg.event_policy(), self.calendar, cfg.hour)
 
-    async def run_once(self) -> RunReport:
-        """Sends whatever is due now; safe to call any time, from any process."""
-        now = self.services.clock()
-        report = RunReport()
-        async with self.services.db.read() as session:
-            live = await store.upcoming_events(session=session, now=now - self.grace, limit=1000)
-        plans = [(event, *due(self.slots(event), now, self.grace)) for event in live]
-        candidates = [s for _, ready, stale in plans for s in (*ready, *stale)]
-        async with self.services.db.read() as session:
-            done = await reminder_store.existing_keys(
-                session=session, keys=[slot_marker(s) for s in candidates]
-            )
-        for event, ready, stale in plans:
-            for slot in stale:
-                if slot_marker(slot) not in done:
-                    await self._skip(slot, report)
-            for slot in ready:
-                if slot_marker(slot) not in done:
-                    report.messages += await self._fire(event.id or 0, slot, report)
-        if report.messages:
-            self.wake()
-        return report
-
-    async def _skip(self, slot: Slot, report: RunReport) -> None:
-        row = log_row(slot_marker(slot), slot, None, status="skipped")
-        async with self.services.db.session() as session:
-            if await reminder_store.claim(session=session, rows=[row]):
-                report.slots_skipped.append(slot.key)
-                log.warning("reminder %s was due at %s, too long ago: skipped", slot.key, slot.at)
-
-    async def _fire(self, event_id: int, slot: Slot, report: RunReport) -> int:
-        services = self.services
-        async with services.db.session() as session:
-            event = await store.get_event(session=session, event_id=event_id)
-            if event is None or event.cancelled_at is not None:
-                return 0
-            # The slot's marker is claimed first: whoever claims it does the work.
-            marker = log_row(slot_marker(slot), slot, None)
-            if not await reminder_store.claim(session=session, rows=[marker]):
-                return 0
-            if slot.audience == "unanswered":
-                units = await store.unanswered_units(session=session, event_id=event_id)
-            else:
-                units = await store.registered_units(session=session, event_id=event_id)
-            keys = {f"{slot.key}:u{unit.id}": unit.id or 0 for unit in units}
-            claimed = await reminder_store.claim(
-                session=session, rows=[log_row(k, slot, u) for k, u in keys.items()]
-            )
-            people = {
-                r.unit_id: r.people
-                for r, _ in await store.registrations(session=session, event_id=event_id)
-            }
-            rows = await _contact_rows(
-                services,
-                session,
-                [keys[k] for k in keys if k in claimed],
-                lambda language, unit_id: self._text(event, slot, language, people.get(unit_id)),
-                source=f"event_reminder:{event_id}",
-                dedup=lambda unit_id, contact: f"{slot.key}:u{unit_id}:c{contact}",
-                priority=Priority.REMINDER,
-            )
-            await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
-        report.slots_fired.append(slot.key)
-        log.info("event reminder %s: %d message(s)", slot.key, len(rows))
-        return len(rows)
+    async def rows(self, session: Any, target: Event, slot: Slot) -> list[dict[str, Any]]:
+        event_id = target.id or 0
+        event = await store.get_event(session=session, event_id=event_id)
+        if event is None or event.cancelled_at is not None:
+            return []
+        if slot.audience == "unanswered":
+            units = await store.unanswered_units(session=session, event_id=event_id)
+        else:
+            units = await store.registered_units(session=session, event_id=event_id)
+        people = {
+            r.unit_id: r.people
+            for r, _ in await store.registrations(session=session, event_id=event_id)
+        }
+        return await _contact_rows(
+            self.services,
+            session,
+            [unit.id or 0 for unit in units],
+            lambda language, unit_id: self._text(event, slot, language, people.get(unit_id)),
+            source=f"event_reminder:{event_id}",
+            dedup=lambda unit_id, contact: f"{slot.key}:u{unit_id}:c{contact}",
+            priority=Priority.REMINDER,
+        )
 
     def _text(
         self, event: Event, slot: Slot, language: str, people: int | None

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import html
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bot.context import Services
 from bot.i18n import format_datetime
@@ -26,6 +27,7 @@ from storage.models import ReportPeriod, utcnow
 from storage.outbox import Priority
 
 log = logging.getLogger(__name__)
+Target = TypeVar("Target")
 
 
 @dataclass
@@ -51,8 +53,16 @@ class Roster:
     contacts: list[store.ContactRef]
 
 
-class Reminders:
-    """Plans and sends deadline reminders; `run_once` is what the scheduler calls."""
+class SlotService(ABC, Generic[Target]):
+    """The shared machinery of scheduled notices: plan each target's slots, skip the ones
+    already handled or too old, and fire each remaining slot exactly once.
+
+    A slot fires inside one transaction that first claims its marker in `reminder_log`
+    (whoever claims it does the work, in this process or another) and then writes the
+    outbox rows; each row's dedup key names the slot, so no copy is ever queued twice.
+    """
+
+    kind = "reminder"
 
     def __init__(self, services: Services, wake: Callable[[], None] | None = None) -> None:
         self.services = services
@@ -60,7 +70,78 @@ class Reminders:
         cfg = services.config.reminders
         self.calendar = WorkCalendar.of(services.config.bloc.tz, cfg.holidays)
         self.grace = timedelta(hours=cfg.grace_hours)
+
+    @abstractmethod
+    async def targets(self, session: Any, since: datetime) -> list[Target]:
+        """What may have slots at or after `since` (periods, events)."""
+
+    @abstractmethod
+    def slots(self, target: Target) -> list[Slot]:
+        """Every slot of a target."""
+
+    @abstractmethod
+    async def rows(self, session: Any, target: Target, slot: Slot) -> list[dict[str, Any]]:
+        """The outbox rows for a slot that fires now (inside its transaction)."""
+
+    async def run_once(self) -> RunReport:
+        """Sends whatever is due now; safe to call any time, from any process."""
+        now = self.services.clock()
+        report = RunReport()
+        self.reset()
+        async with self.services.db.read() as session:
+            live = await self.targets(session, now - self.grace)
+        plans = [(target, *due(self.slots(target), now, self.grace)) for target in live]
+        candidates = [s for _, ready, stale in plans for s in (*ready, *stale)]
+        async with self.services.db.read() as session:
+            done = await store.existing_keys(
+                session=session, keys=[slot_marker(s) for s in candidates]
+            )
+        for target, ready, stale in plans:
+            for slot in stale:
+                if slot_marker(slot) not in done:
+                    await self._skip(slot, report)
+            for slot in ready:
+                if slot_marker(slot) not in done:
+                    report.messages += await self._fire(target, slot, report)
+        if report.messages:
+            self.wake()
+        return report
+
+    def reset(self) -> None:
+        """Forgets anything cached by the previous run."""
+
+    async def _skip(self, slot: Slot, report: RunReport) -> None:
+        row = log_row(slot_marker(slot), slot, None, status="skipped")
+        async with self.services.db.session() as session:
+            if await store.claim(session=session, rows=[row]):
+                report.slots_skipped.append(slot.key)
+                log.warning(
+                    "%s %s was due at %s, too long ago: skipped", self.kind, slot.key, slot.at
+                )
+
+    async def _fire(self, target: Target, slot: Slot, report: RunReport) -> int:
+        services = self.services
+        async with services.db.session() as session:
+            if not await store.claim(
+                session=session, rows=[log_row(slot_marker(slot), slot, None)]
+            ):
+                return 0
+            rows = await self.rows(session, target, slot)
+            await outbox.enqueue_bulk(session=session, rows=rows, now=services.clock())
+        report.slots_fired.append(slot.key)
+        log.info("%s %s: %d message(s)", self.kind, slot.key, len(rows))
+        return len(rows)
+
+
+class Reminders(SlotService[ReportPeriod]):
+    """Deadline reminders of report periods; `run_once` is what the scheduler calls."""
+
+    def __init__(self, services: Services, wake: Callable[[], None] | None = None) -> None:
+        super().__init__(services, wake)
         self._roster: Roster | None = None
+
+    def reset(self) -> None:
+        self._roster = None
 
     async def _load_roster(self, session: Any) -> Roster:
         if self._roster is None:
@@ -70,72 +151,30 @@ class Reminders:
             )
         return self._roster
 
-    def slots(self, period: ReportPeriod) -> list[Slot]:
+    async def targets(self, session: Any, since: datetime) -> list[ReportPeriod]:
+        return await store.live_periods(session=session, since=since)
+
+    def slots(self, target: ReportPeriod) -> list[Slot]:
         """Every slot of a period under the configured policy."""
         cfg = self.services.config.reminders
         times = PeriodTimes(
-            id=period.id or 0,
-            opens_at=period.opens_at,
-            deadline_at=period.deadline_at,
-            closes_at=period.closes_at,
-            closed_at=period.closed_at,
+            id=target.id or 0,
+            opens_at=target.opens_at,
+            deadline_at=target.deadline_at,
+            closes_at=target.closes_at,
+            closed_at=target.closed_at,
         )
-        return period_slots(times, cfg.policy(period.kind), self.calendar, cfg.hour)
+        return period_slots(times, cfg.policy(target.kind), self.calendar, cfg.hour)
 
-    async def run_once(self) -> RunReport:
-        """Sends whatever is due now; safe to call any time, from any process."""
-        now = self.services.clock()
-        report = RunReport()
-        self._roster = None
-        async with self.services.db.read() as session:
-            live = await store.live_periods(session=session, since=now - self.grace)
-        plans = [(period, *due(self.slots(period), now, self.grace)) for period in live]
-        candidates = [s for _, ready, stale in plans for s in (*ready, *stale)]
-        async with self.services.db.read() as session:
-            done = await store.existing_keys(
-                session=session, keys=[slot_marker(s) for s in candidates]
-            )
-        for period, ready, stale in plans:
-            for slot in stale:
-                if slot_marker(slot) not in done:
-                    await self._skip(slot, report)
-            for slot in ready:
-                if slot_marker(slot) not in done:
-                    report.messages += await self._fire(period, slot, report)
-        if report.messages:
-            self.wake()
-        return report
-
-    async def _skip(self, slot: Slot, report: RunReport) -> None:
-        row = log_row(slot_marker(slot), slot, None, status="skipped")
-        async with self.services.db.session() as session:
-            if await store.claim(session=session, rows=[row]):
-                report.slots_skipped.append(slot.key)
-                log.warning("reminder %s was due at %s, too long ago: skipped", slot.key, slot.at)
-
-    async def _fire(self, period: ReportPeriod, slot: Slot, report: RunReport) -> int:
-        services = self.services
-        async with services.db.session() as session:
-            # The slot's marker is claimed first: whoever claims it does the work.
-            if not await store.claim(
-                session=session, rows=[log_row(slot_marker(slot), slot, None)]
-            ):
-                return 0
-            roster = await self._load_roster(session)
-            units = roster.units
-            if slot.audience != "all":
-                done = await store.reported_unit_ids(session=session, period_id=period.id or 0)
-                units = [unit for unit in units if unit.id not in done]
-            if slot.audience == "admins":
-                rows = await self._digest_rows(session, period, units, f"{slot.key}:admins")
-            else:
-                # Each message's dedup key names the slot, the unit and the contact: the
-                # database refuses a second copy even if this slot were claimed twice.
-                rows = await self._unit_rows(session, period, slot, units, services.clock())
-            await outbox.enqueue_bulk(session=session, rows=rows, now=services.clock())
-        report.slots_fired.append(slot.key)
-        log.info("reminder %s: %d message(s)", slot.key, len(rows))
-        return len(rows)
+    async def rows(self, session: Any, target: ReportPeriod, slot: Slot) -> list[dict[str, Any]]:
+        roster = await self._load_roster(session)
+        units = roster.units
+        if slot.audience != "all":
+            done = await store.reported_unit_ids(session=session, period_id=target.id or 0)
+            units = [unit for unit in units if unit.id not in done]
+        if slot.audience == "admins":
+            return await self._digest_rows(session, target, units, f"{slot.key}:admins")
+        return await self._unit_rows(session, target, slot, units, self.services.clock())
 
     async def _unit_rows(
         self,

@@ -24,6 +24,8 @@ class Prefix:
     REPORT_PERIOD = "rpp"
     REPORT_ACTION = "rpa"
     EVENT = "ev"
+    BROADCAST = "bc"
+    ACK = "ack"  # «Đã nhận» on an announcement (built by bot.announcements)
 
 
 @dataclass(frozen=True)

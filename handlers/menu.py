@@ -16,6 +16,7 @@ COMMANDS: dict[Role, tuple[str, ...]] = {
         "thuhoi",
         "baocao",
         "sukien",
+        "thongbao",
         "huy",
         "toi",
         "ngonngu",
@@ -41,6 +42,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "nhac": ("nhac", "remind"),
     "nhom": ("nhom", "group"),
     "sukien": ("sukien", "events"),
+    "thongbao": ("thongbao", "announce"),
 }
 
 

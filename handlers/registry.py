@@ -15,6 +15,7 @@ from telegram.ext import (
 
 from handlers import (
     admin,
+    broadcast,
     common,
     events,
     groups,
@@ -53,6 +54,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler(ALIASES["duyet"], review.review_command),
             CommandHandler(ALIASES["nhac"], remind.remind_command),
             CommandHandler(ALIASES["sukien"], events.events_command),
+            CommandHandler(ALIASES["thongbao"], broadcast.broadcast_command),
             CommandHandler(ALIASES["nhom"], groups.register_group),
             CommandHandler(ALIASES["help"], common.help_command),
             CommandHandler(ALIASES["toi"], common.whoami),
@@ -81,10 +83,13 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
             CallbackQueryHandler(remind.on_button, pattern=cb.pattern(cb.Prefix.REMIND)),
             CallbackQueryHandler(events.on_button, pattern=cb.pattern(cb.Prefix.EVENT)),
+            CallbackQueryHandler(broadcast.on_button, pattern=cb.pattern(cb.Prefix.BROADCAST)),
+            CallbackQueryHandler(broadcast.on_ack, pattern=cb.pattern(cb.Prefix.ACK)),
             InFlow(reports.FLOW, reports.on_message, services),
             InFlow(periods.FLOW, periods.on_message, services),
             InFlow(review.FLOW, review.on_message, services),
             InFlow(events.FLOW, events.on_message, services),
+            InFlow(broadcast.FLOW, broadcast.on_message, services),
             # Last resort, after every flow had its chance (first match in a group wins).
             CallbackQueryHandler(common.stale_button),
             MessageHandler(private & ~filters.StatusUpdate.ALL, common.fallback),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import html
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -23,18 +24,27 @@ from telegram.error import (
     Conflict,
     Forbidden,
     InvalidToken,
+    NetworkError,
     RetryAfter,
+    TimedOut,
 )
 from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.request import HTTPXRequest
 
-from bot.emulator import BotApiEmulator, User
+from bot.emulator import BotApiEmulator, FaultPlan, RateLimits, User
+from bot.emulator.faults import fault_kind
 
 TOKEN = "123456:ABC-test"
 
 
-def make_bot(emu: BotApiEmulator, token: str = TOKEN) -> Bot:
+def make_bot(emu: BotApiEmulator, token: str = TOKEN, read_timeout: float = 5.0) -> Bot:
     """A real PTB Bot pointed at the emulator."""
-    return Bot(token, base_url=f"{emu.base_url}/bot", base_file_url=f"{emu.base_url}/file/bot")
+    return Bot(
+        token,
+        base_url=f"{emu.base_url}/bot",
+        base_file_url=f"{emu.base_url}/file/bot",
+        request=HTTPXRequest(read_timeout=read_timeout),
+    )
 
 
 @pytest_asyncio.fixture
@@ -383,3 +393,219 @@ async def test_latency_delays_responses() -> None:
         started = asyncio.get_running_loop().time()
         await client.get_me()
         assert asyncio.get_running_loop().time() - started >= 0.2
+
+
+# -- random faults, timeouts, resets and enforced limits -----------------------------------
+
+
+async def _outcome(bot: Bot, chat_id: int, text: str) -> str:
+    """What the client saw: "ok", "429", "5xx", "timeout" or "reset"."""
+    try:
+        await bot.send_message(chat_id, text)
+    except RetryAfter:
+        return "429"
+    except TimedOut:
+        return "timeout"
+    except NetworkError as exc:
+        if "Internal Server Error" in exc.message or "Bad Gateway" in exc.message:
+            return "5xx"
+        assert "RemoteProtocolError" in exc.message, exc.message
+        return "reset"
+    return "ok"
+
+
+@pytest.mark.asyncio
+async def test_random_faults_match_the_rates_and_repeat_with_a_seed(
+    emu: BotApiEmulator, bot: Bot, lan: User
+) -> None:
+    rates = {"429": 0.10, "5xx": 0.05, "reset": 0.05}
+    emu.faults.random(rate_429=0.10, retry_after=2, rate_5xx=0.05, rate_reset=0.05, seed=42)
+    seen = [await _outcome(bot, lan.id, f"m{i}") for i in range(400)]
+    counts = Counter(seen)
+    for kind, rate in rates.items():
+        assert 0.5 * rate * 400 <= counts[kind] <= 1.5 * rate * 400, counts
+    assert emu.faults.injected == Counter({k: n for k, n in counts.items() if k != "ok"})
+    delivered = emu.delivered_counts()
+    assert len(delivered) == counts["ok"] and set(delivered.values()) == {1}
+    assert {(lan.id, f"m{i}") for i, kind in enumerate(seen) if kind == "ok"} == set(delivered)
+    statuses = Counter(c.response["error_code"] for c in emu.calls_to("sendMessage")
+                       if c.response.get("error_code", 0) >= 500)  # fmt: skip
+    assert set(statuses) == {500, 502} and statuses.total() == counts["5xx"]
+    throttled = [c for c in emu.calls_to("sendMessage") if c.response.get("error_code") == 429]
+    assert {c.response["parameters"]["retry_after"] for c in throttled} == {2}
+    assert {c.fault for c in emu.calls_to("sendMessage") if c.fault} == {"reset"}
+    assert emu.limit_hits == Counter()  # injected 429s are not the limiter's
+
+    def replay(seed: int) -> list[str]:
+        plan = FaultPlan()
+        plan.random(rate_429=0.10, retry_after=2, rate_5xx=0.05, rate_reset=0.05, seed=seed)
+        return [fault_kind(o) if (o := plan.take("sendMessage")) else "ok" for _ in range(400)]
+
+    assert replay(42) == seen  # the same seed gives the same faults, call for call
+    assert replay(43) != seen
+    emu.faults.clear()
+    assert await _outcome(bot, lan.id, "after") == "ok"
+
+
+@pytest.mark.asyncio
+async def test_random_faults_only_hit_the_listed_methods(
+    emu: BotApiEmulator, bot: Bot, lan: User
+) -> None:
+    emu.faults.random(rate_5xx=1.0, methods=("editMessageText",))
+    sent = await bot.send_message(lan.id, "a")
+    assert await bot.get_updates(timeout=0) == ()
+    with pytest.raises(NetworkError):
+        await bot.edit_message_text("b", chat_id=lan.id, message_id=sent.message_id)
+    assert emu.faults.injected == Counter({"5xx": 1})
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        emu.faults.random(rate_429=0.6, rate_5xx=0.6)
+
+
+@pytest.mark.asyncio
+async def test_timeout_before_has_no_effect(emu: BotApiEmulator, lan: User) -> None:
+    emu.faults.random(rate_timeout=1.0, timeout_mode="before", timeout_seconds=2.0)
+    async with make_bot(emu, read_timeout=0.3) as impatient:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimedOut):
+            await impatient.send_message(lan.id, "lost")
+        assert asyncio.get_running_loop().time() - started < 1.5  # the client gave up
+        assert emu.sent_messages(lan.id) == [] and emu.delivered_counts() == Counter()
+        assert emu.faults.injected == Counter({"timeout_before": 1})
+        assert emu.calls_to("sendMessage")[0].fault == "timeout_before"
+        emu.faults.clear()
+        again = await impatient.send_message(lan.id, "lost")
+    assert again.message_id == 1  # the first attempt left no trace
+    # A client more patient than the emulator sees the connection closed instead.
+    emu.faults.add_timeout("sendMessage", seconds=0.2)
+    async with make_bot(emu, read_timeout=5.0) as patient:
+        with pytest.raises(NetworkError):
+            await patient.send_message(lan.id, "closed")
+    assert emu.delivered_counts() == Counter({(lan.id, "lost"): 1})
+
+
+@pytest.mark.asyncio
+async def test_timeout_after_delivers_although_the_client_timed_out(
+    emu: BotApiEmulator, lan: User
+) -> None:
+    emu.faults.add_timeout("sendMessage", mode="after", seconds=2.0)
+    async with make_bot(emu, read_timeout=0.3) as impatient:
+        with pytest.raises(TimedOut):
+            await impatient.send_message(lan.id, "<b>twice</b>", parse_mode="HTML")
+        assert emu.sent_messages(lan.id)[0]["text"] == "twice"
+        call = emu.calls_to("sendMessage")[0]
+        assert call.fault == "timeout_after" and call.response["ok"]  # withheld answer
+        retried = await impatient.send_message(lan.id, "<b>twice</b>", parse_mode="HTML")
+    assert retried.message_id == 2  # the retry is a duplicate
+    assert emu.delivered_counts() == Counter({(lan.id, "<b>twice</b>"): 2})
+    assert emu.faults.injected == Counter({"timeout_after": 1})
+    emu.faults.random(rate_timeout=1.0, timeout_mode="after", timeout_seconds=2.0, seed=1)
+    async with make_bot(emu, read_timeout=0.3) as impatient:
+        with pytest.raises(TimedOut):
+            await impatient.send_message(lan.id, "third")
+    assert emu.delivered_counts()[(lan.id, "third")] == 1
+
+
+@pytest.mark.asyncio
+async def test_connection_reset_has_no_effect(emu: BotApiEmulator, bot: Bot, lan: User) -> None:
+    emu.faults.add_reset("sendMessage")
+    with pytest.raises(NetworkError) as caught:
+        await bot.send_message(lan.id, "reset")
+    assert not isinstance(caught.value, TimedOut)
+    assert emu.sent_messages(lan.id) == [] and emu.faults.injected == Counter({"reset": 1})
+    emu.faults.random(rate_reset=1.0, methods=("sendPhoto",))
+    with pytest.raises(NetworkError):
+        await bot.send_photo(lan.id, b"\x89PNG")
+    assert emu.faults.injected["reset"] == 2 and emu.delivered_counts() == Counter()
+    assert (await bot.send_message(lan.id, "reset")).message_id == 1
+
+
+def _retry_after(emu: BotApiEmulator) -> int:
+    response = emu.calls[-1].response
+    assert response["description"] == f"Too Many Requests: retry after " \
+        f"{response['parameters']['retry_after']}"  # fmt: skip
+    return response["parameters"]["retry_after"]
+
+
+@pytest.mark.asyncio
+async def test_limits_per_chat_and_global(emu: BotApiEmulator, bot: Bot, lan: User) -> None:
+    emu.limits = RateLimits(per_second=3, per_chat_per_second=1.0)
+    await bot.send_message(lan.id, "1")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(lan.id, "2")
+    assert _retry_after(emu) == 1 and emu.limit_hits == Counter({"chat": 1})
+    await asyncio.sleep(1.0)  # the real clock: the window frees after one second
+    await bot.send_message(lan.id, "2")
+
+    now = [1000.0]
+    emu.windows.clock = lambda: now[0]
+    emu.windows.clear()
+    users = [emu.add_user(2000 + i, f"U{i}").id for i in range(4)]
+    for user in users[:3]:
+        await bot.send_message(user, "hi")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(users[3], "hi")  # a fourth chat in the same second
+    assert _retry_after(emu) == 1 and emu.limit_hits["global"] == 1
+    now[0] += 0.999
+    with pytest.raises(RetryAfter):
+        await bot.send_message(users[3], "hi")
+    now[0] += 0.002
+    await bot.send_message(users[3], "hi")
+    assert emu.delivered_counts()[(users[3], "hi")] == 1
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):  # unknown chats are not limited
+        await bot.send_message(424242, "x")
+
+    emu.limits = RateLimits(per_second=None, per_chat_per_second=0.25)  # one per 4 s
+    sent = await bot.send_message(lan.id, "3")
+    now[0] += 1.5
+    with pytest.raises(RetryAfter):
+        await bot.send_message(lan.id, "4")
+    assert _retry_after(emu) == 3  # ceil(4 - 1.5)
+    await bot.edit_message_text("edits are not limited", lan.id, sent.message_id)
+    assert emu.limit_hits == Counter({"chat": 2, "global": 2})
+
+
+@pytest.mark.asyncio
+async def test_limits_per_group_with_burst(emu: BotApiEmulator, bot: Bot, lan: User) -> None:
+    group = emu.add_group(-100777, "Khối", supergroup=True)
+    now = [50.0]
+    emu.windows.clock = lambda: now[0]
+    emu.limits = RateLimits(per_second=30, per_group_per_minute=3)
+    for i in range(3):  # no one-per-second rule in groups: only twenty (here 3) per minute
+        await bot.send_message(group.id, f"g{i}")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(group.id, "g3")
+    assert _retry_after(emu) == 60 and emu.limit_hits == Counter({"group": 1})
+    now[0] += 30.2
+    with pytest.raises(RetryAfter):
+        await bot.send_message(group.id, "g3")
+    assert _retry_after(emu) == 30
+    await bot.send_message(lan.id, "private chats are not held up")
+    now[0] += 29.9
+    await bot.send_message(group.id, "g3")
+    emu.limits = RateLimits(per_group_per_minute=3, burst=1.5)  # floor(4.5): 4 per minute
+    for i in (4, 5, 6):
+        await bot.send_message(group.id, f"g{i}")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(group.id, "g7")
+    assert [m["text"] for m in emu.sent_messages(group.id)] == [f"g{i}" for i in range(7)]
+
+
+@pytest.mark.asyncio
+async def test_disabled_limits_change_nothing(emu: BotApiEmulator, bot: Bot, lan: User) -> None:
+    assert emu.limits.enabled is False
+    for i in range(5):
+        await bot.send_message(lan.id, f"{i}")
+    emu.limits = RateLimits(per_second=1, per_chat_per_second=0.1, enabled=False)
+    for i in range(5):
+        await bot.send_message(lan.id, f"{i}")
+    assert emu.limit_hits == Counter() and len(emu.sent_messages(lan.id)) == 10
+    assert set(emu.delivered_counts().values()) == {2}
+    async with BotApiEmulator(limits=RateLimits(per_second=2)) as limited:
+        limited.add_user(1, "A")
+        limited.add_user(2, "B")
+        limited.add_user(3, "C")
+        async with make_bot(limited) as client:
+            await client.send_message(1, "x")
+            await client.send_message(2, "x")
+            with pytest.raises(RetryAfter):
+                await client.send_message(3, "x")

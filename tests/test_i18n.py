@@ -55,7 +55,7 @@ def test_every_key_used_in_code_exists() -> None:
     used: set[str] = set()
     pattern = re.compile(
         r'"((?:cli|common|stranger|start|admin|help|cmd|whoami|role|language|'
-        r'invite|units|revoke|event)\.[a-z_]+)"'
+        r'invite|units|revoke|event|broadcast|group)\.[a-z_]+)"'
     )
     for folder in ("bot", "handlers"):
         for path in (root / folder).rglob("*.py"):

@@ -39,14 +39,13 @@ class RateLimits:
 
     def window(self, scope: str) -> tuple[int, float] | None:
         """(capacity, window seconds) of a scope; None if unlimited."""
-        rate, length = {
+        per_window, length = {
             "global": (self.per_second, 1.0),
             "chat": (self.per_chat_per_second, 1.0),
             "group": (self.per_group_per_minute, 60.0),
         }[scope]
-        if rate is None or rate <= 0 or math.isinf(rate):
+        if per_window is None or per_window <= 0 or math.isinf(per_window):
             return None
-        per_window = rate * length
         if per_window < 1.0:
             return 1, length / per_window
         return max(1, math.floor(per_window * self.burst + 1e-9)), length

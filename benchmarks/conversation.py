@@ -25,7 +25,10 @@ the six answers as typed. The script exits non-zero if one is missing.
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/conversation.py [--contacts 500]
-        [--backend sqlite|postgres|all] [--latency 0,0.05]
+        [--backend sqlite|postgres|all] [--latency 0,0.05] [--think 0]
+
+`--think S` makes each contact pause about S seconds before each update (between 0.5 S and
+1.5 S), to measure latency at a lower offered load; by default contacts go flat out.
 
 PostgreSQL: THIDUA_BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test);
 each run uses a fresh schema, dropped afterwards. It is skipped, with the reason, if unreachable.

@@ -19,7 +19,7 @@ from storage import announcements as store
 from storage import audit, contacts, groups, outbox
 from storage import reminders as roster
 from storage.announcements import Recipient
-from storage.models import Announcement, Contact, OutboxMessage, Unit, utcnow
+from storage.models import Announcement, Contact, OutboxMessage, Unit
 from storage.outbox import Priority
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ async def record_sent(services: Services, row: OutboxMessage, message_id: int) -
 async def handle_unreachable(services: Services, chat_id: int, reason: str) -> None:
     """Dispatcher hook for permanent failures: a blocked contact is deactivated and the
     admins told; a group the bot was removed from stops receiving."""
-    now = utcnow()
+    now = services.clock()
     async with services.db.session() as session:
         contact = await contacts.get_active_contact(session=session, telegram_user_id=chat_id)
         group = await groups.remove_group(session=session, chat_id=chat_id, now=now)

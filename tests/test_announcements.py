@@ -81,7 +81,7 @@ async def _publish(services: Services, **kw: Any) -> Announcement:
 
 
 async def test_recipients_per_audience(world) -> None:
-    services, clock, units = world
+    services, _clock, units = world
     everyone = await _recipients(services, {"kind": "all"})
     assert sorted(r.chat_id for r in everyone) == sorted(PEOPLE)
     english = next(r for r in everyone if r.chat_id == 9003)
@@ -106,7 +106,7 @@ async def test_recipients_per_audience(world) -> None:
 
 
 async def test_publish_queues_one_copy_per_recipient_with_the_button(world) -> None:
-    services, clock, _ = world
+    services, _clock, _ = world
     announcement, count = await announcements.publish(
         services,
         text="<b>Họp</b> khối",
@@ -168,7 +168,7 @@ async def test_queueing_again_is_idempotent_per_recipient(world) -> None:
 
 
 async def test_a_scheduled_announcement_waits_for_its_time(world) -> None:
-    services, clock, _ = world
+    services, _clock, _ = world
     later = NOW + timedelta(hours=5)
     announcement = await _publish(services, send_at=later, audience={"kind": "admins"})
     rows = await _outbox(services.db)
@@ -255,7 +255,7 @@ async def test_due_for_auto_resend_once_after_its_hours(world) -> None:
 
 
 async def test_report_shows_each_copy_and_the_unreachable_are_handled(world) -> None:
-    services, clock, units = world
+    services, _clock, _units = world
     announcement = await _publish(services)
     rows = {r.chat_id: r for r in await _outbox(services.db)}
     async with services.db.session() as session:

@@ -11,7 +11,9 @@ For every update the latency is measured from the moment the emulator enqueues i
 receives the bot's reply (the `at` timestamp of the matching `sendMessage` call, i.e. after the
 emulated network latency of that call). Throughput is the number of updates divided by the wall
 time of the timed phase (first update enqueued to last reply received). Setting up the
-database, the units, the contacts and the period is not timed.
+database, the units, the contacts and the period is not timed. There are no admins (so no
+admin notices) and scheduled reminders are off, as in the end-to-end harness: otherwise the
+"period opened" reminder would go out to every contact during the timed phase.
 
 Each (backend, latency) combination runs in a fresh child process, so that its peak resident
 set size (`ru_maxrss`) is its own. The bot and the emulator share that process and its event
@@ -384,6 +386,7 @@ async def run_once(backend: str, latency: float, contacts: int, think: float = 0
                 base_url=emu.base_url,
                 admins=[],
                 files={"dir": str(tmp / "files")},
+                reminders={"enabled": False},
                 **bloc_overrides(codes),
             )
             own_db = Database(url, connect_args=connect_args)

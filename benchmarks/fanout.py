@@ -69,6 +69,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- the emulator, in its own process ----------------------------------------------------------
 
 
@@ -94,16 +99,24 @@ async def _serve(conn: Any, config: dict[str, Any]) -> None:
             timeout_seconds=config["timeout_seconds"],
         )
         conn.send(emu.base_url)
+        cpu_before = cpu_seconds()
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
         sends = emu.calls_to("sendMessage")
+        timeline: dict[int, Counter[str]] = {}
+        for call in sends:
+            second = int(call.at - sends[0].at)
+            outcome = call.fault or ("ok" if call.response["ok"] else "error")
+            timeline.setdefault(second, Counter())[outcome] += 1
         conn.send({
             "delivered": [[chat, text, n] for (chat, text), n in emu.delivered_counts().items()],
             "injected": dict(emu.faults.injected),
             "limit_hits": dict(emu.limit_hits),
             "send_calls": len(sends),
+            "timeline": {second: dict(counts) for second, counts in timeline.items()},
             "first_send": sends[0].at if sends else 0.0,
             "last_send": sends[-1].at if sends else 0.0,
             "rss_mb": peak_rss_mb(),
+            "cpu_s": cpu_seconds() - cpu_before,
         })  # fmt: skip
 
 
@@ -162,12 +175,16 @@ async def unfinished(db: Database) -> int:
     return counts.get("pending", 0) + counts.get("sending", 0)
 
 
-async def wait_until_drained(db: Database, deadline: float) -> None:
-    """Poll (every 20 ms) until no row is pending or sending, or the deadline passes."""
+async def wait_until_drained(
+    db: Database, dispatcher: Dispatcher, rows: int, deadline: float
+) -> None:
+    """Wait until every row reached a final state (sent, failed or dead): watch the
+    dispatcher's counters (cheap, every 10 ms), then confirm in the database."""
     while time.perf_counter() < deadline:
-        if not await unfinished(db):
+        stats = dispatcher.stats
+        if stats["sent"] + stats["failed"] + stats["dead"] >= rows and not await unfinished(db):
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,10 +221,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     backoff_base=args.backoff_base,
                 )
                 deadline = time.perf_counter() + args.max_wall
-                started = time.perf_counter()
+                started, cpu_before = time.perf_counter(), cpu_seconds()
                 await dispatcher.start()
-                await wait_until_drained(db, deadline)
-                wall = time.perf_counter() - started
+                await wait_until_drained(db, dispatcher, args.recipients, deadline)
+                wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
                 await dispatcher.stop()
             async with db.read() as session:
                 statuses = await outbox.counts(session=session)
@@ -239,7 +256,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "dead": statuses.get("dead", 0), "failed": statuses.get("failed", 0),
         "unfinished": statuses.get("pending", 0) + statuses.get("sending", 0),
         "throttled": dispatcher.stats["throttled"], "retried": dispatcher.stats["retried"],
+        "timeline": report["timeline"],
         "rss_mb": peak_rss_mb(), "emulator_rss_mb": report["rss_mb"],
+        "cpu_s": cpu, "emulator_cpu_s": report["cpu_s"],
     }  # fmt: skip
 
 
@@ -261,7 +280,10 @@ ROWS: list[tuple[str, str]] = [
     ("dead-lettered rows", "{dead}"),
     ("failed / unfinished rows", "{failed}/{unfinished}"),
     ("sendMessage calls", "{send_calls:,}"),
+    ("first to last send at the emulator s", "{send_span_s:.2f}"),
     ("dispatcher throttled/retried", "{throttled}/{retried}"),
+    ("CPU s, bot process (during the run)", "{cpu_s:.1f}"),
+    ("CPU s, emulator process", "{emulator_cpu_s:.1f}"),
     ("peak RSS, bot process (MB)", "{rss_mb:.1f}"),
     ("peak RSS, emulator process (MB)", "{emulator_rss_mb:.1f}"),
 ]
@@ -289,6 +311,11 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
             )
         if r["unexpected"]:
             print(f"  unexpected deliveries: {r['unexpected']}")
+        if args.timeline:
+            print(f"  sendMessage calls per second at the emulator ({r['recipients']} @ "
+                  f"{r['limit']:g}/s): second: outcome counts")  # fmt: skip
+            for second, counts in sorted(r["timeline"].items(), key=lambda kv: int(kv[0])):
+                print(f"    {int(second):>4}: {sum(counts.values()):>4}  {counts}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -310,6 +337,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-poll", type=float, default=1.0)
     parser.add_argument("--backoff-base", type=float, default=1.0)
     parser.add_argument("--max-wall", type=float, default=900.0, help="give up after (s)")
+    parser.add_argument("--timeline", action="store_true", help="sends per second, by outcome")
     parser.add_argument("--json", action="store_true", help="print one JSON result line")
     return parser.parse_args(argv)
 

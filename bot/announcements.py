@@ -225,6 +225,7 @@ async def handle_unreachable(services: Services, chat_id: int, reason: str) -> N
         contact = await contacts.get_active_contact(session=session, telegram_user_id=chat_id)
         group = await groups.remove_group(session=session, chat_id=chat_id, now=now)
         if contact is not None:
+            services.forget_user(chat_id)
             contact.active, contact.revoked_at = False, now
             session.add(contact)
             unit = await session.get(Unit, contact.unit_id)

@@ -30,6 +30,10 @@ class Services:
     bot_username: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def forget_user(self, user_id: int) -> None:
+        """Drops what is cached about an account after its role or language changed."""
+        self.extras.setdefault("callers", {}).pop(user_id, None)
+
     def is_admin(self, user_id: int | None) -> bool:
         """Whether the Telegram user is one of the bloc's admins."""
         return user_id is not None and user_id in self.config.bloc.admins

@@ -10,6 +10,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from storage import conversations as store
 from storage.db import Database
 
@@ -42,9 +44,12 @@ class Conversations:
         flow = self._cache.get((chat_id, user_id))
         return copy.deepcopy(flow) if flow else None
 
-    async def save(self, chat_id: int, user_id: int, flow: Flow) -> None:
-        """Stores the person's flow (database first)."""
-        async with self.db.session() as session:
+    async def save(
+        self, chat_id: int, user_id: int, flow: Flow, *, session: AsyncSession | None = None
+    ) -> None:
+        """Stores the person's flow (database first). Given a session, the row is written in
+        the caller's transaction and the caller calls `cache` once it has committed."""
+        if session is not None:
             await store.save_state(
                 session=session,
                 chat_id=chat_id,
@@ -53,6 +58,20 @@ class Conversations:
                 step=flow.step,
                 data=flow.data,
             )
+            return
+        async with self.db.session() as own:
+            await store.save_state(
+                session=own,
+                chat_id=chat_id,
+                user_id=user_id,
+                flow=flow.flow,
+                step=flow.step,
+                data=flow.data,
+            )
+        self.cache(chat_id, user_id, flow)
+
+    def cache(self, chat_id: int, user_id: int, flow: Flow) -> None:
+        """Updates the in-memory copy once the database has the new state."""
         self._cache[(chat_id, user_id)] = copy.deepcopy(flow)
 
     async def end(self, chat_id: int, user_id: int) -> None:

@@ -36,16 +36,35 @@ ALLOWED_UPDATES = [
 class Inbox:
     """Stores updates, feeds them to the application, and records when they are done."""
 
-    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], db: Database) -> None:
+    def __init__(
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        db: Database,
+        *,
+        flush_delay: float = 0.1,
+    ) -> None:
         self.app = app
         self.db = db
+        self.flush_delay = flush_delay
+        self._done: list[int] = []
+        self._flusher: asyncio.Task[None] | None = None
 
-    async def accept(self, payloads: list[dict[str, Any]]) -> int:
-        """Stores raw updates durably, then queues the new ones; returns how many were new."""
+    async def accept(
+        self, payloads: list[dict[str, Any]], parsed: list[Update] | None = None
+    ) -> int:
+        """Stores raw updates durably, then queues the new ones; returns how many were new.
+
+        `parsed`, when the caller already has the Update objects (polling), saves parsing
+        them a second time.
+        """
         async with self.db.session() as session:
             fresh = set(await inbox.store_updates(session=session, updates=payloads))
-        for payload in payloads:
-            if int(payload["update_id"]) in fresh:
+        for position, payload in enumerate(payloads):
+            if int(payload["update_id"]) not in fresh:
+                continue
+            if parsed is not None:
+                await self.app.update_queue.put(parsed[position])
+            else:
                 await self._enqueue(payload)
         return len(fresh)
 
@@ -61,9 +80,26 @@ class Inbox:
         return len(rows)
 
     async def mark_done(self, update_id: int) -> None:
-        """Records that an update's handlers have finished."""
-        async with self.db.session() as session:
-            await inbox.mark_processed(session=session, update_ids=[update_id])
+        """Records that an update's handlers have finished.
+
+        Marks are written in small batches (every `flush_delay` seconds): one write instead
+        of one per update. A crash in that window only means those updates are handled
+        again at start-up, which the handlers tolerate (the inbox is at-least-once).
+        """
+        self._done.append(update_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.flush_delay)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Writes the pending marks now."""
+        while self._done:
+            batch, self._done = self._done, []
+            async with self.db.session() as session:
+                await inbox.mark_processed(session=session, update_ids=batch)
 
     async def next_offset(self) -> int | None:
         """The getUpdates offset that confirms everything already stored."""
@@ -139,7 +175,7 @@ class Poller:
                 continue
             payloads = [u.to_dict() for u in updates]
             try:
-                await self.inbox.accept(payloads)
+                await self.inbox.accept(payloads, parsed=list(updates))
             except Exception:
                 # Not stored, so not confirmed: Telegram will hand the batch over again.
                 log.exception("could not store %d update(s); retrying", len(payloads))

@@ -96,6 +96,7 @@ async def serve(
                 scheduler.stop()
                 await dispatcher.stop()
                 await app.stop()
+                await inbox.flush()
     finally:
         await services.db.dispose()
     log.info("bot stopped")

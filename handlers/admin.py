@@ -227,6 +227,7 @@ async def revoke_confirmed(update: Update, context: BotContext) -> None:
     await replies.reply(
         update, context, caller, "revoke.done", name=contact.full_name, unit=unit.name
     )
+    services.forget_user(contact.telegram_user_id)
     await _tell_revoked(context, contact.telegram_user_id, unit.name)
 
 

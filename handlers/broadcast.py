@@ -413,17 +413,23 @@ def _header(context: BotContext, caller: Caller, announcement: Announcement, aud
 
 def _totals(context: BotContext, caller: Caller, tally: _Tally) -> str:
     sent, failed = tally.count("sent"), tally.count("failed", "dead")
-    return replies.text(
-        context,
-        caller,
-        "broadcast.status_totals",
-        total=len(tally.rows),
-        sent=sent,
-        failed=failed,
-        pending=len(tally.rows) - sent - failed,
-        acked=len(tally.acked_units),
-        units=len(tally.by_unit),
-    )
+    lines = [
+        replies.text(
+            context,
+            caller,
+            "broadcast.status_totals",
+            total=len(tally.rows),
+            sent=sent,
+            failed=failed,
+            pending=len(tally.rows) - sent - failed,
+        )
+    ]
+    if tally.by_unit:
+        acked, units = len(tally.acked_units), len(tally.by_unit)
+        lines.append(
+            replies.text(context, caller, "broadcast.status_units", acked=acked, units=units)
+        )
+    return "\n".join(lines)
 
 
 def _who(context: BotContext, acks: list[AnnouncementAck], names: dict[int, str]) -> str:
@@ -791,25 +797,13 @@ async def _confirm(update: Update, context: BotContext, caller: Caller, flow: Fl
         count = len(await announcements.recipients(services, session, audience))
         described = await _describe(context, caller, session, audience)
     await _send_copy(update, flow)
-    file, send_at, hours = flow.data.get("file"), flow.data.get("send_at"), flow.data.get("resend")
     body = replies.text(
         context,
         caller,
         "broadcast.preview",
-        ack=_plain(context, caller, "broadcast.ack_button"),
-        attachment=file[2]
-        if file
-        else Html(replies.text(context, caller, "broadcast.no_attachment")),
         audience=described,
         count=count,
-        when=_when(context, caller, datetime.fromisoformat(send_at))
-        if send_at
-        else Html(replies.text(context, caller, "broadcast.when_now")),
-        resend=Html(
-            replies.text(context, caller, "broadcast.resend_after", hours=hours)
-            if hours
-            else replies.text(context, caller, "broadcast.resend_off")
-        ),
+        **_preview_values(context, caller, flow),
     )
     if count:
         row = [
@@ -824,6 +818,25 @@ async def _confirm(update: Update, context: BotContext, caller: Caller, flow: Fl
     await replies.send_text(update, body, markup=markup, new_message=True)
 
 
+def _preview_values(context: BotContext, caller: Caller, flow: Flow) -> dict[str, Any]:
+    """The preview's attachment, sending time and re-send lines."""
+
+    def said(key: str, **kw: Any) -> Html:
+        return Html(replies.text(context, caller, key, **kw))
+
+    file, send_at, hours = flow.data.get("file"), flow.data.get("send_at"), flow.data.get("resend")
+    return {
+        "ack": _plain(context, caller, "broadcast.ack_button"),
+        "attachment": file[2] if file else said("broadcast.no_attachment"),
+        "when": _when(context, caller, datetime.fromisoformat(send_at))
+        if send_at
+        else said("broadcast.when_now"),
+        "resend": said("broadcast.resend_after", hours=hours)
+        if hours
+        else said("broadcast.resend_off"),
+    }
+
+
 async def _send_copy(update: Update, flow: Flow) -> None:
     """The announcement as it will arrive (text or caption, formatting kept)."""
     chat = update.effective_chat
@@ -835,6 +848,12 @@ async def _send_copy(update: Update, flow: Flow) -> None:
         await chat.send_photo(file[0], caption=text)
     else:
         await chat.send_message(text)
+
+
+def _stored_file(data: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """The flow's attachment as `publish` takes it: (file_id, kind, name)."""
+    file = data.get("file")
+    return (str(file[0]), str(file[1]), file[2]) if file else None
 
 
 async def _on_send(update: Update, context: BotContext, caller: Caller, _: Any) -> None:
@@ -855,7 +874,7 @@ async def _on_send(update: Update, context: BotContext, caller: Caller, _: Any) 
         audience=data["audience"],
         created_by=caller.user_id,
         send_at=send_at,
-        attachment=tuple(data["file"]) if data.get("file") else None,  # type: ignore[arg-type]
+        attachment=_stored_file(data),
         resend_after_hours=data.get("resend"),
     )
     if announcement.send_at > services.clock():

@@ -91,7 +91,7 @@ async def language_chosen(update: Update, context: BotContext) -> None:
         await settings.set_language(
             session=session, telegram_user_id=query.from_user.id, language=code[0]
         )
-    forget_caller(context)
+    forget_caller(context, query.from_user.id)
     caller = await get_caller(update, context)
     await replies.reply(update, context, caller, "language.set")
 

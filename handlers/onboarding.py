@@ -73,7 +73,7 @@ async def _join(update: Update, context: BotContext, token: str) -> None:
             full_name=nfc(user.full_name)[:200],
             username=user.username,
         )
-    forget_caller(context)
+    forget_caller(context, user.id)
     caller = await get_caller(update, context)
     assert caller is not None
     if result.outcome is InviteOutcome.JOINED:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,6 +15,8 @@ from bot.context import BotContext
 from bot.i18n import DEFAULT_LANGUAGE
 from storage import contacts, settings
 from storage.models import Contact, Unit
+
+CALLER_TTL_SECONDS = 30.0
 
 
 class Role(StrEnum):
@@ -55,10 +58,7 @@ async def get_caller(update: Update, context: BotContext) -> Caller | None:
     caller: Caller | None = None
     if user is not None and not user.is_bot:
         services = context.services
-        async with services.db.read() as session:
-            contact = await contacts.get_active_contact(session=session, telegram_user_id=user.id)
-            unit = await session.get(Unit, contact.unit_id) if contact else None
-            language = await settings.get_language(session=session, telegram_user_id=user.id)
+        contact, unit, language = await _membership(services, user.id)
         if services.is_admin(user.id):
             role = Role.ADMIN
         elif contact is not None:
@@ -78,9 +78,33 @@ async def get_caller(update: Update, context: BotContext) -> Caller | None:
     return caller
 
 
-def forget_caller(context: BotContext) -> None:
+async def _membership(
+    services: Any, user_id: int
+) -> tuple[Contact | None, Unit | None, str | None]:
+    """The account's contact binding, unit and language, cached for a short while.
+
+    Changes made by this process drop the entry at once (`Services.forget_user`); the TTL
+    bounds how long a change made by another process sharing the database goes unseen.
+    """
+    cache: dict[int, tuple[float, Any]] = services.extras.setdefault("callers", {})
+    hit = cache.get(user_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]  # type: ignore[no-any-return]
+    async with services.db.read() as session:
+        contact = await contacts.get_active_contact(session=session, telegram_user_id=user_id)
+        unit = await session.get(Unit, contact.unit_id) if contact else None
+        language = await settings.get_language(session=session, telegram_user_id=user_id)
+    if len(cache) > 5000:
+        cache.clear()
+    cache[user_id] = (now + CALLER_TTL_SECONDS, (contact, unit, language))
+    return contact, unit, language
+
+
+def forget_caller(context: BotContext, user_id: int) -> None:
     """Drops the cached caller after the update changed who they are."""
     context.cache.pop("caller", None)
+    context.services.forget_user(user_id)
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])

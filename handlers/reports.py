@@ -65,6 +65,18 @@ def questions_of(period: ReportPeriod) -> list[Question]:
     return [Question.model_validate(q) for q in period.questions]
 
 
+async def _questions(context: BotContext, period_id: int) -> list[Question] | None:
+    """A period's questions, cached: they never change once the period exists."""
+    cache: dict[int, list[Question]] = context.services.extras.setdefault("questions", {})
+    if period_id not in cache:
+        async with context.services.db.read() as session:
+            period = await periods.get_period(session=session, period_id=period_id)
+        if period is None:
+            return None
+        cache[period_id] = questions_of(period)
+    return cache[period_id]
+
+
 # --- entry points ----------------------------------------------------------------------
 
 
@@ -195,11 +207,13 @@ async def _ask(
     *,
     editing: bool = False,
     prefix: str = "",
+    remembered: bool = False,
 ) -> None:
     """Asks question `index`, remembering the place in the database first."""
     questions = questions_of(period)
     question = questions[index]
-    await _remember(update, context, submission, period, Step.ASK, index, editing)
+    if not remembered:
+        await _remember(update, context, submission, period, Step.ASK, index, editing)
     language = caller.language
     entry = submission.answers.get(question.key)
     lines = [
@@ -271,6 +285,20 @@ async def on_message(update: Update, context: BotContext) -> None:
     if flow.step != Step.ASK:
         await replies.reply(update, context, caller, "report.use_buttons")
         return
+    # Fast path: a well-formed typed answer goes straight to the write, which checks the
+    # period, the unit's right to edit and the revision itself.
+    questions = await _questions(context, int(flow.data["pid"]))
+    index = int(flow.data["i"])
+    if questions is not None and index < len(questions) and message.text:
+        question = questions[index]
+        if question.type is not QuestionType.ATTACHMENTS:
+            try:
+                value = parse_text_answer(question, message.text)
+            except AnswerError:
+                pass  # explained below, with the question asked again
+            else:
+                await _store_and_advance(update, context, caller, flow, question.key, value)
+                return
     loaded = await _load(update, context, caller, flow)
     if loaded is None:
         return
@@ -420,6 +448,7 @@ async def _store_and_advance(
 ) -> None:
     """Saves one answer and moves on (back to the preview when editing one answer)."""
     services = context.services
+    chat_id = _chat_id(update)
     try:
         async with services.db.session() as session:
             fresh = await submissions.save_answer(
@@ -433,11 +462,21 @@ async def _store_and_advance(
                 skipped=skipped,
             )
             period = await periods.get_period(session=session, period_id=fresh.period_id)
+            assert period is not None
+            # The answer and the person's next place are saved in one transaction.
+            index = int(flow.data["i"])
+            to_preview = bool(flow.data.get("edit")) or index + 1 >= len(period.questions)
+            step, index = (Step.PREVIEW, 0) if to_preview else (Step.ASK, index + 1)
+            place = _place(fresh, period, step, index, editing=False)
+            await services.conversations.save(chat_id, caller.user_id, place, session=session)
     except (RevisionConflict, NotEditable) as exc:
         await _handle_write_error(update, context, caller, exc)
         return
-    assert period is not None
-    await _advance(update, context, caller, flow, fresh, period)
+    services.conversations.cache(chat_id, caller.user_id, place)
+    if to_preview:
+        await _show_preview(update, context, caller, fresh, period, remembered=True)
+    else:
+        await _ask(update, context, caller, fresh, period, index, remembered=True)
 
 
 async def _advance(
@@ -611,6 +650,7 @@ async def _show_preview(
     period: ReportPeriod,
     *,
     read_only: bool = False,
+    remembered: bool = False,
 ) -> None:
     """The whole submission, split to fit Telegram, with edit and submit buttons."""
     services = context.services
@@ -618,7 +658,7 @@ async def _show_preview(
     language = caller.language
     if read_only:
         await services.conversations.end(_chat_id(update), caller.user_id)
-    else:
+    elif not remembered:
         await _remember(update, context, submission, period, Step.PREVIEW, 0, False)
     async with services.db.read() as session:
         rendered = await render_answers(
@@ -709,6 +749,14 @@ async def _remember(
 ) -> None:
     user = update.effective_user
     assert user is not None
+    place = _place(submission, period, step, index, editing)
+    await context.services.conversations.save(_chat_id(update), user.id, place)
+
+
+def _place(
+    submission: Submission, period: ReportPeriod, step: Step, index: int, editing: bool
+) -> Flow:
+    """The flow state for a place in the report."""
     data = {
         "sid": submission.id,
         "pid": period.id,
@@ -716,7 +764,7 @@ async def _remember(
         "rev": submission.revision,
         "edit": editing,
     }
-    await context.services.conversations.save(_chat_id(update), user.id, Flow(FLOW, step, data))
+    return Flow(FLOW, step, data)
 
 
 async def _load(

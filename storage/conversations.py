@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,14 +26,25 @@ async def save_state(
     flow: str,
     step: str,
     data: dict[str, Any],
-) -> ConversationState:
-    """Creates or replaces a person's conversation."""
-    state = await session.get(ConversationState, (chat_id, user_id))
-    if state is None:
-        state = ConversationState(chat_id=chat_id, user_id=user_id, flow=flow, step=step)
-    state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), utcnow()
-    session.add(state)
-    return state
+) -> None:
+    """Creates or replaces a person's conversation (one upsert statement)."""
+    values = {
+        "chat_id": chat_id,
+        "user_id": user_id,
+        "flow": flow,
+        "step": step,
+        "data": dict(data),
+        "updated_at": utcnow(),
+    }
+    connection = await session.connection()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ConversationState.__table__).values(**values)
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["chat_id", "user_id"],
+            set_={k: statement.excluded[k] for k in ("flow", "step", "data", "updated_at")},
+        )
+    )
 
 
 async def delete_state(*, session: AsyncSession, chat_id: int, user_id: int) -> None:

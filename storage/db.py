@@ -36,6 +36,10 @@ def create_engine(
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"].setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        if database and database != ":memory:":
+            # One writer at a time anyway; each connection is a thread, and a crowd of
+            # threads fighting over the GIL costs more than readers waiting for a connection.
+            kwargs.update(pool_size=4, max_overflow=4)
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

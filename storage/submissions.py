@@ -162,9 +162,8 @@ async def _bump(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise RevisionConflict(submission.id or 0)
-    fresh = await get_submission(session=session, submission_id=submission.id or 0)
-    assert fresh is not None
-    return fresh
+    # The ORM applied the same values to the loaded object (synchronize_session).
+    return submission
 
 
 async def save_answer(

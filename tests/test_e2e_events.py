@@ -229,6 +229,7 @@ async def test_the_day_before_reminder_leads_to_the_event_page(bot: Harness) -> 
     )
     event, _ = await events.create(bot.services, request, created_by=ADMIN_ID)
     announced = await bot.emu.wait_for_message(lan.id, contains="Học tập kinh nghiệm tại")
+    await bot.emu.wait_for_message(hoa.id, contains="Học tập kinh nghiệm tại")
     ask = await bot.press(lan, announced, "Đăng ký tham gia")
     assert "số người" in ask["text"]
     done = await bot.say(lan, "4 người")

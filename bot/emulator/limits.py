@@ -56,6 +56,15 @@ class RateLimits:
         return max((length for _, length in windows), default=0.0)
 
 
+class LimitExceeded(ApiError):
+    """A 429 of the enforced limits (``scope``: "global", "chat" or "group")."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        error = too_many_requests(retry_after)
+        super().__init__(error.status, error.description, error.parameters)
+        self.scope = scope
+
+
 def too_many_requests(retry_after: int) -> ApiError:
     """Telegram's flood-control answer."""
     return ApiError(

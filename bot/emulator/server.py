@@ -16,8 +16,8 @@ from aiohttp import web
 
 from bot.emulator.actions import ChatRef, UserActions
 from bot.emulator.errors import ApiError, bad_request
-from bot.emulator.faults import Drop, FaultPlan
-from bot.emulator.limits import LIMITED_METHODS, RateLimits, SlidingWindows, too_many_requests
+from bot.emulator.faults import Drop, FaultPlan, fault_kind
+from bot.emulator.limits import LIMITED_METHODS, LimitExceeded, RateLimits, SlidingWindows
 from bot.emulator.methods import HANDLERS
 from bot.emulator.state import JSON, EmulatorState, StoredMessage, UploadedFile, User
 
@@ -45,9 +45,11 @@ BOOL_FIELDS = {
 class ApiCall:
     """One Bot API request as seen by the emulator.
 
-    ``fault`` names a dropped connection ("reset", "timeout_before", "timeout_after"): the
-    client got no answer at all; ``response`` is then what Telegram would have answered
-    (timeout_after) or a placeholder with ``error_code`` 0.
+    ``fault`` tells what the emulator imposed: an injected error ("429", "5xx", ...), a 429
+    of the enforced limits ("limit:global", "limit:chat", "limit:group") or a dropped
+    connection ("reset", "timeout_before", "timeout_after"). A dropped connection got no
+    answer at all: ``response`` is then what Telegram would have answered (timeout_after)
+    or a placeholder with ``error_code`` 0.
     """
 
     method: str
@@ -209,6 +211,7 @@ class BotApiEmulator(UserActions):
                 # request that never reached Telegram, it has no effect.
                 return web.Response(status=499)
         drop: Drop | None = None
+        fault: str | None = None
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -216,10 +219,11 @@ class BotApiEmulator(UserActions):
                 raise ApiError(404, "Not Found")
             params = await read_params(request)
             outcome = self.faults.take(method)
+            fault = fault_kind(outcome) if outcome is not None else None
             if isinstance(outcome, ApiError):
                 raise outcome
             if outcome is not None and not outcome.has_effect:  # never reaches "Telegram"
-                self._record(method, params, _no_response(outcome), outcome.kind)
+                self._record(method, params, _no_response(outcome), fault)
                 return await self._hang_up(request, outcome.hold)
             drop = outcome
             if method.lower() == "getupdates":
@@ -227,9 +231,11 @@ class BotApiEmulator(UserActions):
             else:
                 result = self._call(method, params)
             body: JSON = {"ok": True, "result": result}
+        except LimitExceeded as error:
+            body, fault = error.to_response(), fault or f"limit:{error.scope}"
         except ApiError as error:
             body = error.to_response()
-        self._record(method, params, body, drop.kind if drop else None)
+        self._record(method, params, body, fault)
         if drop is not None:  # carried out, but the answer is lost
             return await self._hang_up(request, drop.hold)
         return web.json_response(body, status=200 if body["ok"] else body["error_code"])
@@ -245,7 +251,7 @@ class BotApiEmulator(UserActions):
         if over := self.windows.check(self.limits, chat.id, group=chat.type != "private"):
             scope, retry_after = over
             self.limit_hits[scope] += 1
-            raise too_many_requests(retry_after)
+            raise LimitExceeded(scope, retry_after)
         result = handler(self.state, params)
         self.windows.record(self.limits, chat.id)
         return result

@@ -3,8 +3,10 @@
 N simulated contacts (default 500), each the contact of its own unit, go through the whole
 report conversation at once, over real HTTP, against the in-repo Bot API emulator: `/baocao`,
 six typed answers, then the "✅ Nộp báo cáo" button on the preview. That is 8 updates per
-contact. The bot is the real one (`bot.runner.serve`, the `thidua run` code path: durable
-inbox, per-chat ordering, database-backed conversation state).
+contact. The bot is the real one, run as `thidua run` in its own OS process as in
+production (durable inbox, per-chat ordering, database-backed conversation state); the
+emulator and the simulated contacts live in the benchmark's process, as Telegram and its users
+live elsewhere.
 
 For every update the latency is measured from the moment the emulator enqueues it
 (`time.monotonic()` just before `send_text` / `press_button_text`) to the moment the emulator
@@ -15,11 +17,10 @@ database, the units, the contacts and the period is not timed. There are no admi
 admin notices) and scheduled reminders are off, as in the end-to-end harness: otherwise the
 "period opened" reminder would go out to every contact during the timed phase.
 
-Each (backend, latency) combination runs in a fresh child process, so that its peak resident
-set size (`ru_maxrss`) is its own. The bot and the emulator share that process and its event
-loop: the emulator's work (HTTP serving, JSON, deep copies) counts against the figures, and the
-memory figure covers both. The emulator's call log is not kept during the run (a hook reads each
-call and drops it), so it does not inflate the memory figure.
+Each (backend, latency) combination runs in a fresh child process with a fresh bot process;
+the memory figure is the bot process's peak resident set (VmHWM). Both processes share this
+machine's two cores. The emulator's call log is not kept during the run (a hook counts each
+call and drops it); the Bot API calls per method and the getUpdates batch sizes are printed.
 
 After each run, storage is checked: every unit must have a submitted report, version 1, with
 the six answers as typed. The script exits non-zero if one is missing.
@@ -33,21 +34,23 @@ Usage (from the repository root):
 1.5 S), to measure latency at a lower offered load; by default contacts go flat out.
 
 PostgreSQL: THIDUA_BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test);
-each run uses a fresh schema, dropped afterwards. It is skipped, with the reason, if unreachable.
+each run uses a fresh database, dropped afterwards. It is skipped, with the reason, if
+unreachable.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import logging
 import math
 import os
 import random
-import resource
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,15 +68,15 @@ if str(ROOT) not in sys.path:
 import asyncpg  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bot.app import make_services  # noqa: E402
+from bot.config import Config  # noqa: E402
 from bot.emulator import BotApiEmulator  # noqa: E402
 from bot.emulator.server import ApiCall  # noqa: E402
 from bot.emulator.state import User  # noqa: E402
-from bot.runner import prepare_database, serve  # noqa: E402
+from bot.runner import prepare_database  # noqa: E402
 from storage import periods  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Contact, Submission, SubmissionVersion, Unit, utcnow  # noqa: E402
-from tests.factories import TOKEN, make_config  # noqa: E402
+from tests.factories import TOKEN, make_config, write_config  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "THIDUA_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -152,6 +155,8 @@ class ReplyWatcher:
     def __init__(self, emu: BotApiEmulator) -> None:
         self._waiting: dict[int, tuple[Predicate, asyncio.Future[ApiCall]]] = {}
         self.unexpected: dict[int, list[str]] = {}
+        self.methods: collections.Counter[str] = collections.Counter()
+        self.batches: list[int] = []
         emu.calls = _CallLog(self._on_call)
 
     def expect(self, chat_id: int, predicate: Predicate) -> asyncio.Future[ApiCall]:
@@ -161,6 +166,9 @@ class ReplyWatcher:
         return future
 
     def _on_call(self, call: ApiCall) -> None:
+        self.methods[call.method] += 1
+        if call.method.lower() == "getupdates" and call.response.get("ok"):
+            self.batches.append(len(call.response["result"]))
         if call.method.lower() != "sendmessage" or not call.response.get("ok"):
             return
         message: Message = call.response["result"]
@@ -301,13 +309,14 @@ async def database(backend: str, tmp: Path) -> AsyncIterator[tuple[str, dict[str
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp / 'bench.db'}", {}
         return
-    schema = f"bench_{secrets.token_hex(6)}"
+    # A database of its own (not a schema): the bot process gets it from the URL alone.
+    name = f"thidua_bench_{secrets.token_hex(6)}"
     conn = await asyncpg.connect(_asyncpg_dsn())
-    await conn.execute(f"CREATE SCHEMA {schema}")
+    await conn.execute(f"CREATE DATABASE {name}")
     try:
-        yield POSTGRES_URL, {"server_settings": {"search_path": schema}}
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}", {}
     finally:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
         await conn.close()
 
 
@@ -366,9 +375,47 @@ async def verify(db: Database, period_id: int, codes: list[str]) -> tuple[int, l
     return good, problems
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def process_peak_rss_mb(pid: int) -> float:
+    """Peak resident set size of the bot's process (VmHWM, in KiB, from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+async def start_bot_process(
+    config: Config, tmp: Path, emu: BotApiEmulator
+) -> asyncio.subprocess.Process:
+    """Runs the bot as `thidua run` in its own process, as in production, against the
+    emulator (which, like Telegram, lives elsewhere: here, in the benchmark's process)."""
+    raw = config.model_dump(mode="json", exclude={"path"}, exclude_none=True)
+    raw["reports"] = {"late_days": config.reports.late_days}
+    path = write_config(tmp / "config.toml", raw)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        "--config",
+        str(path),
+        "--log-level",
+        "WARNING",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    for _ in range(600):
+        if any(call.method.lower() == "getupdates" for call in emu.calls):
+            return bot
+        if bot.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    bot.kill()
+    _, errors = await bot.communicate()
+    raise RuntimeError(f"the bot did not start: {errors.decode()[-1000:]}")
 
 
 async def run_once(backend: str, latency: float, contacts: int, think: float = 0.0) -> RunResult:
@@ -394,16 +441,7 @@ async def run_once(backend: str, latency: float, contacts: int, think: float = 0
             period_id = await seed(own_db, emu, codes, contacts)
             users = [emu.state.users[FIRST_USER_ID + i] for i in range(contacts)]
 
-            services = make_services(config, Database(url, connect_args=connect_args))
-            stop, started = asyncio.Event(), asyncio.Event()
-            task = asyncio.create_task(serve(config, stop=stop, services=services, started=started))
-            waiter = asyncio.create_task(started.wait())
-            await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                waiter.cancel()
-                task.result()  # raises the start-up error
-            if not started.is_set():
-                raise RuntimeError("the bot did not start within 30 s")
+            bot = await start_bot_process(config, tmp, emu)
 
             watcher = ReplyWatcher(emu)
             _log(f"{backend}, latency {latency * 1000:.0f} ms: {contacts} contacts start")
@@ -415,10 +453,16 @@ async def run_once(backend: str, latency: float, contacts: int, think: float = 0
                 )
             )
             result.wall_s = time.monotonic() - begin
-            result.peak_rss_mb = peak_rss_mb()
-
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
+            result.peak_rss_mb = process_peak_rss_mb(bot.pid)
+            batches = watcher.batches or [0]
+            _log(
+                f"Bot API calls: {dict(watcher.methods)}; getUpdates batches: mean "
+                f"{sum(batches) / len(batches):.1f}, max {max(batches)}"
+            )
+            bot.terminate()
+            _, errors = await asyncio.wait_for(bot.communicate(), timeout=30)
+            if bot.returncode not in (0, -signal.SIGTERM):
+                result.failures.append(f"bot exited {bot.returncode}: {errors.decode()[-500:]}")
             for outcome in outcomes:
                 result.latencies_ms.extend(outcome.latencies_ms)
                 if outcome.error:
@@ -524,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{args.contacts} contacts x {UPDATES_PER_CONTACT} updates each "
         f"(/baocao, 6 answers, submit; {pacing}).\n"
         "Latency: update enqueued -> the bot's reply (sendMessage) received by the emulator.\n"
-        "Bot and emulator share one process (one per row): peak RSS covers both."
+        "The bot runs as `thidua run` in its own process; peak RSS is the bot's."
     )
     print(table(results))
     for r in results:

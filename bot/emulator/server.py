@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ from bot.emulator.errors import ApiError, bad_request
 from bot.emulator.faults import Drop, FaultPlan, fault_kind
 from bot.emulator.limits import LIMITED_METHODS, LimitExceeded, RateLimits, SlidingWindows
 from bot.emulator.methods import HANDLERS
-from bot.emulator.state import JSON, EmulatorState, StoredMessage, UploadedFile, User
+from bot.emulator.state import JSON, EmulatorState, StoredMessage, UploadedFile, User, clone
 
 T = TypeVar("T")
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -257,7 +256,7 @@ class BotApiEmulator(UserActions):
         return result
 
     def _record(self, method: str, params: JSON, body: JSON, fault: str | None) -> None:
-        self.calls.append(ApiCall(method, params, copy.deepcopy(body), time.monotonic(), fault))
+        self.calls.append(ApiCall(method, params, clone(body), time.monotonic(), fault))
         self._signal.notify()
 
     async def _hang_up(self, request: web.Request, hold: float) -> web.StreamResponse:
@@ -290,7 +289,7 @@ class BotApiEmulator(UserActions):
                     await self._signal.wait()
                     if generation != self._poll_generation:
                         raise ApiError(409, CONFLICT)
-        return copy.deepcopy(self.state.updates[:limit])
+        return clone(self.state.updates[:limit])
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

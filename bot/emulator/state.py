@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
+import json
 import mimetypes
 import time
 from collections.abc import Callable
@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 JSON = dict[str, Any]
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of JSON data, several times faster than copy.deepcopy."""
+    return json.loads(json.dumps(value))
 
 
 def _compact(data: JSON) -> JSON:
@@ -103,9 +108,9 @@ class StoredMessage:
 
     def snapshot(self) -> JSON:
         """Copy of the Telegram Message plus ``raw_text`` (and ``reply_keyboard`` if sent)."""
-        result = copy.deepcopy(self.data) | {"raw_text": self.raw_text}
+        result = clone(self.data) | {"raw_text": self.raw_text}
         if self.reply_keyboard is not None:
-            result["reply_keyboard"] = copy.deepcopy(self.reply_keyboard)
+            result["reply_keyboard"] = clone(self.reply_keyboard)
         return result
 
 
@@ -229,7 +234,7 @@ class EmulatorState:
 
     def enqueue(self, kind: str, payload: JSON) -> JSON:
         """Append an update of ``kind`` (message, callback_query, ...) to the queue."""
-        update = {"update_id": next(self._update_ids), kind: copy.deepcopy(payload)}
+        update = {"update_id": next(self._update_ids), kind: clone(payload)}
         self.updates.append(update)
         self.on_change()
         return update

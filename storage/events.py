@@ -11,7 +11,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit
-from storage.models import Contact, Department, Event, EventRegistration, Unit, UserSetting
+from storage.models import Department, Event, EventRegistration, Unit
+from storage.reminders import active_contacts
 
 
 class RegistrationClosed(Exception):
@@ -292,16 +293,9 @@ async def registered_units(*, session: AsyncSession, event_id: int) -> list[Unit
 async def recipients(*, session: AsyncSession, unit_ids: list[int]) -> list[Recipient]:
     """The active contacts of these units, in the order of `unit_ids`."""
     wanted = {unit_id: position for position, unit_id in enumerate(unit_ids)}
-    query = (
-        select(Contact.id, Contact.telegram_user_id, Contact.unit_id, UserSetting.language)
-        .join(
-            UserSetting,
-            col(UserSetting.telegram_user_id) == Contact.telegram_user_id,
-            isouter=True,
-        )
-        .where(col(Contact.active).is_(True))
-        .order_by(col(Contact.id))
-    )
-    # One scan of the active contacts rather than a long IN (...) list.
-    found = [Recipient(*row) for row in (await session.exec(query)).all() if row[2] in wanted]
+    found = [
+        Recipient(*contact)
+        for contact in await active_contacts(session=session)
+        if contact.unit_id in wanted
+    ]
     return sorted(found, key=lambda r: wanted[r.unit_id])

@@ -14,6 +14,7 @@ from bot.i18n import format_datetime
 from handlers import callback_data as cb
 from handlers import keyboards, replies
 from handlers.permissions import admin_only, get_caller
+from handlers.render import split_message
 from storage import bloc, contacts, invites
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def invite_page(update: Update, context: BotContext) -> None:
 
 async def _show_unit_picker(update: Update, context: BotContext, page: int) -> None:
     caller = await get_caller(update, context)
-    async with context.services.db.session() as session:
+    async with context.services.db.read() as session:
         units = await bloc.list_units(session=session)
     items = [
         (keyboards.button_label(u.short_name or u.name), cb.build(cb.Prefix.INVITE_UNIT, u.id))
@@ -90,7 +91,7 @@ async def invite_unit_chosen(update: Update, context: BotContext) -> None:
 async def list_units(update: Update, context: BotContext) -> None:
     """Shows every unit by department with its contacts."""
     caller = await get_caller(update, context)
-    async with context.services.db.session() as session:
+    async with context.services.db.read() as session:
         departments = await bloc.list_departments(session=session)
         units = await bloc.list_units(session=session)
         rows = await contacts.list_contacts(session=session)
@@ -98,12 +99,14 @@ async def list_units(update: Update, context: BotContext) -> None:
     for contact, unit in rows:
         assert unit.id is not None
         by_unit.setdefault(unit.id, []).append(_contact_label(contact.full_name, contact.username))
-    lines: list[str] = []
+    blocks: list[str] = []
     for dept in departments:
         dept_units = [u for u in units if u.department_id == dept.id]
-        lines.append(
-            replies.text(context, caller, "units.department", name=dept.name, count=len(dept_units))
-        )
+        lines = [
+            replies.text(
+                context, caller, "units.department", name=dept.name, count=len(dept_units)
+            ).strip()
+        ]
         for unit in dept_units:
             assert unit.id is not None
             people = by_unit.get(unit.id)
@@ -111,28 +114,15 @@ async def list_units(update: Update, context: BotContext) -> None:
             lines.append(
                 replies.text(context, caller, key, name=unit.name, contacts=", ".join(people or []))
             )
+        blocks.append("\n".join(lines))
     joined = sum(1 for u in units if u.id in by_unit)
     header = replies.text(context, caller, "units.header", units=len(units), joined=joined)
-    for chunk in _chunks([header, *lines]):
+    for chunk in split_message([header, *blocks]):
         await replies.send_text(update, chunk)
 
 
 def _contact_label(name: str, username: str | None) -> str:
     return f"{name} (@{username})" if username else name
-
-
-def _chunks(lines: list[str], limit: int = 4000) -> list[str]:
-    """Splits lines into messages under Telegram's 4096-character limit."""
-    chunks: list[str] = []
-    current = ""
-    for line in lines:
-        if current and len(current) + len(line) + 1 > limit:
-            chunks.append(current)
-            current = ""
-        current = f"{current}\n{line}" if current else line
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 @admin_only
@@ -152,7 +142,7 @@ async def revoke_page(update: Update, context: BotContext) -> None:
 
 async def _show_contact_picker(update: Update, context: BotContext, page: int) -> None:
     caller = await get_caller(update, context)
-    async with context.services.db.session() as session:
+    async with context.services.db.read() as session:
         rows = await contacts.list_contacts(session=session)
     if not rows:
         await replies.reply(update, context, caller, "revoke.none")

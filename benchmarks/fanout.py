@@ -22,7 +22,12 @@ half: duplicates are then expected and reported against the "after" timeouts.
 Usage: .venv/bin/python benchmarks/fanout.py                # both default runs
        .venv/bin/python benchmarks/fanout.py --recipients 5000 --limit 300
        [--timeouts 0.005] [--timeout-mode mixed|before|after] [--backend sqlite|postgres]
-       [--max-in-flight 32] [--batch 100] [--idle-poll 1.0] [--backoff-base 1.0] ...
+       [--max-in-flight 32] [--batch 100] [--idle-poll 1.0] [--backoff-base 1.0]
+       [--pace 1.0: the dispatcher's rate / the enforced limit] [--burst 1.0: the emulator's
+       tolerance] [--timeline: sends per second at the emulator, by outcome] [--seed 1]
+
+The default runs use the Dispatcher's own defaults (max_in_flight=32, batch=100,
+idle_poll=1.0, backoff_base=1.0) and pace it at exactly the enforced limit.
 """
 
 from __future__ import annotations
@@ -214,7 +219,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 dispatcher = Dispatcher(
                     bot,
                     db,
-                    limits=Limits(per_second=args.limit, private_interval=1.0, group_interval=3.0),
+                    limits=Limits(
+                        per_second=args.limit * args.pace, private_interval=1.0, group_interval=3.0
+                    ),
                     max_in_flight=args.max_in_flight,
                     batch=args.batch,
                     idle_poll=args.idle_poll,
@@ -295,7 +302,8 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         faults += f", {args.timeouts:.1%} timeouts ({args.timeout_mode})"
     print(f"fanout benchmark ({results[0]['backend']}): faults {faults}; "
           f"max_in_flight={args.max_in_flight} batch={args.batch} idle_poll={args.idle_poll} "
-          f"backoff_base={args.backoff_base} burst={args.burst} seed={args.seed}")  # fmt: skip
+          f"backoff_base={args.backoff_base} burst={args.burst} pace={args.pace} "
+          f"seed={args.seed}")  # fmt: skip
     width = max(len(label) for label, _ in ROWS)
     for label, template in ROWS:
         cells = [template.format(**r, pct=100 * r["rate"] / r["limit"]) for r in results]
@@ -331,6 +339,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="how long the emulator withholds a timed-out answer")  # fmt: skip
     parser.add_argument("--read-timeout", type=float, default=5.0, help="the client's")
     parser.add_argument("--burst", type=float, default=1.0, help="emulator limit tolerance")
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="the dispatcher's rate / the enforced limit"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-in-flight", type=int, default=32)
     parser.add_argument("--batch", type=int, default=100)

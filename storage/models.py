@@ -327,7 +327,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_ready", "status", "priority", "not_before", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    chat_id: int = _user_id(index=True)
+    chat_id: int = _user_id()
     text: str = Field(sa_column=Column(Text(), nullable=False))
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     document_file_id: str | None = Field(default=None, max_length=255)

@@ -61,7 +61,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('dedup_key')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_chat_id'), ['chat_id'], unique=False)
         batch_op.create_index('ix_outbox_ready', ['status', 'priority', 'not_before', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_source'), ['source'], unique=False)
 
@@ -120,7 +119,6 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_source'))
         batch_op.drop_index('ix_outbox_ready')
-        batch_op.drop_index(batch_op.f('ix_outbox_chat_id'))
 
     op.drop_table('outbox')
     with op.batch_alter_table('event', schema=None) as batch_op:

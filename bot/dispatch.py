@@ -5,7 +5,8 @@ Every message the bot sends on its own initiative goes through here. A row is cl
 so the only window in which a crash can cause a second copy is one HTTP request long.
 
 Errors:
-- 429: every send pauses for `retry_after`; the row goes back without costing an attempt.
+- 429: the row waits `retry_after` and goes back without costing an attempt; the pace
+  slows, and a burst of 429s pauses every send for `retry_after` (see bot.ratelimit).
 - network errors, timeouts, 5xx: retried with exponential backoff and jitter, up to
   `max_attempts`, then dead-lettered with the reason. A timed-out send may have reached
   Telegram (the Bot API has no idempotency key); it is retried, accepting a rare duplicate
@@ -106,6 +107,8 @@ class Dispatcher:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before looking, so a wake() during the claim is not lost.
+            self._wake.clear()
             try:
                 async with self.db.session() as session:
                     rows = await outbox.claim(session=session, now=self.clock(), limit=self.batch)
@@ -119,7 +122,6 @@ class Dispatcher:
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
             if len(rows) < self.batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
 
@@ -135,11 +137,14 @@ class Dispatcher:
         wait = start - self.limiter.clock()
         if wait > 0:
             await asyncio.sleep(wait)
+        if (held := self.limiter.paused_for()) > 0:  # a flood pause began meanwhile
+            await asyncio.sleep(held)
         try:
             message = await self._deliver(row)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
-            self.limiter.pause(seconds)
+            if self.limiter.throttled(row.chat_id, seconds):
+                log.warning("Telegram flood control: every send waits %.0f s", seconds)
             self.stats["throttled"] += 1
             await self._retry(
                 row, timedelta(seconds=seconds), f"429 retry after {seconds}s", count=False
@@ -168,6 +173,7 @@ class Dispatcher:
                     session=session, row_id=row.id, message_id=message.message_id, now=self.clock()
                 )
             self.stats["sent"] += 1
+            self.limiter.succeeded()
             if self.on_sent is not None:
                 await self.on_sent(row, message)
 

@@ -86,7 +86,7 @@ async def test_dedup_key_makes_enqueueing_idempotent(database) -> None:
     assert len(first) == 1 and again == []
 
 
-async def test_429_pauses_everything_and_does_not_cost_an_attempt(database, emu, bot) -> None:
+async def test_a_429_holds_its_chat_and_does_not_cost_an_attempt(database, emu, bot) -> None:
     emu.faults.add(
         "sendMessage", status=429, description="Too Many Requests: retry after 1", retry_after=1
     )
@@ -98,6 +98,23 @@ async def test_429_pauses_everything_and_does_not_cost_an_attempt(database, emu,
     assert dispatcher.stats["throttled"] == 1
     assert asyncio.get_running_loop().time() - started >= 0.9  # honoured retry_after
     assert {r.attempts for r in (await _rows(database)).values()} == {1}
+    assert dispatcher.limiter.factor < 1.0  # and slowed down
+
+
+async def test_a_burst_of_429s_pauses_every_send(database, emu, bot) -> None:
+    emu.faults.add(
+        "sendMessage",
+        status=429,
+        description="Too Many Requests: retry after 1",
+        retry_after=1,
+        times=3,
+    )
+    await _enqueue(database, *({"chat_id": c, "text": f"to {c}"} for c in (101, 102, 103)))
+    dispatcher = _dispatcher(bot, database)
+    await dispatcher.drain_once()  # three sends, three 429s: flood control
+    assert dispatcher.limiter.paused_for() > 0.5
+    await _drain(dispatcher, rounds=200)
+    assert all(len(emu.sent_messages(c)) == 1 for c in (101, 102, 103))
 
 
 async def test_transient_errors_are_retried_with_backoff(database, emu, bot) -> None:
@@ -171,7 +188,8 @@ async def test_background_loop_drains_and_wakes(database, emu, bot) -> None:
 def test_rate_limiter_spaces_globally_and_per_chat() -> None:
     now = [100.0]
     limiter = RateLimiter(
-        Limits(per_second=10, private_interval=1.0, group_interval=3.0), clock=lambda: now[0]
+        Limits(per_second=10, private_interval=1.0, group_interval=3.0, headroom=1.0),
+        clock=lambda: now[0],
     )
     starts = [limiter.reserve(chat) for chat in (1, 2, 3, 1, -5, -5)]
     assert starts[:3] == [100.0, 100.1, pytest.approx(100.2)]
@@ -180,3 +198,19 @@ def test_rate_limiter_spaces_globally_and_per_chat() -> None:
     limiter.pause(30)
     assert limiter.reserve(2) == pytest.approx(130.0)
     assert limiter.delay(2) == pytest.approx(31.0)
+
+
+def test_rate_limiter_backs_off_on_429_and_recovers() -> None:
+    now = [0.0]
+    limiter = RateLimiter(Limits(per_second=10, headroom=1.0), clock=lambda: now[0])
+    assert limiter.throttled(7, 5.0) is False  # one 429: that chat waits, pace slows
+    assert limiter.reserve(7) == pytest.approx(5.0)
+    assert limiter.factor == pytest.approx(0.8)
+    assert limiter.reserve(8) - limiter.reserve(9) == pytest.approx(-1 / 8)
+    for _ in range(30):
+        limiter.succeeded()
+    assert limiter.factor == 1.0
+    now[0] = 10.0
+    assert limiter.throttled(1, 2.0) is False and limiter.throttled(2, 2.0) is False
+    assert limiter.throttled(3, 2.0) is True  # three within a second: flood control
+    assert limiter.paused_for() == pytest.approx(2.0)

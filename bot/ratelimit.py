@@ -4,10 +4,9 @@ Pure bookkeeping over a monotonic clock, so it is unit-tested without sleeping. 
 dispatcher asks `reserve(chat_id)` for a start time, sleeps until then, and sends.
 
 Answers of 429 (retry_after) are handled in two tiers. A lone 429 holds that chat for
-`retry_after` and slows the overall pace (multiplicative decrease, then a slow additive
-recovery with every success); a burst of them from several chats within a second is
-Telegram's flood control for the whole bot, and holds every chat for `retry_after`.
-The pace runs a little below the nominal limit (`headroom`), because a sender exactly at
+`retry_after`; when a large share of the last second's sends were answered 429, that is
+Telegram's flood control for the whole bot, and every chat is held for `retry_after`.
+The pace runs 2 % below the nominal limit (`headroom`), because a sender exactly at
 the limit trips the server's sliding window on the slightest network jitter.
 """
 
@@ -29,8 +28,9 @@ class Limits:
     per_second: float = 30.0  # all chats together
     private_interval: float = 1.0  # one message per second per private chat
     group_interval: float = 3.0  # twenty messages per minute per group
-    headroom: float = 0.97  # pace at 97 % of per_second
-    flood_burst: int = 3  # this many 429s within a second pause everything
+    headroom: float = 0.98  # pace at 98 % of per_second
+    flood_min: int = 3  # at least this many 429s within a second...
+    flood_share: float = 0.3  # ...and this share of the second's answers: pause everything
 
 
 def is_group(chat_id: int) -> bool:
@@ -47,15 +47,16 @@ class RateLimiter:
         self._next_global = 0.0
         self._next_chat: dict[int, float] = {}
         self._paused_until = 0.0
-        self._recent_429: list[float] = []
-        self.factor = 1.0  # share of the pace in use, lowered by 429s
+        self._recent: list[tuple[float, bool]] = []  # (when, was a 429) over the last second
 
     def reserve(self, chat_id: int) -> float:
         """Books the earliest moment a message to chat_id may start; returns that moment."""
         now = self.clock()
-        start = max(now, self._next_global, self._next_chat.get(chat_id, 0.0), self._paused_until)
-        rate = self.limits.per_second * self.limits.headroom * self.factor
-        self._next_global = start + 1.0 / rate
+        # The global slot is booked on its own: a chat held for a while (1/s per person,
+        # or a 429) must not push every other chat's messages back with it.
+        slot = max(now, self._next_global, self._paused_until)
+        self._next_global = slot + 1.0 / (self.limits.per_second * self.limits.headroom)
+        start = max(slot, self._next_chat.get(chat_id, 0.0))
         interval = self.limits.group_interval if is_group(chat_id) else self.limits.private_interval
         self._next_chat[chat_id] = start + interval
         if len(self._next_chat) > 10_000:
@@ -78,22 +79,25 @@ class RateLimiter:
         return max(0.0, self._paused_until - self.clock())
 
     def throttled(self, chat_id: int, seconds: float) -> bool:
-        """Telegram answered 429 for chat_id: holds that chat, slows down, and pauses
-        everything if 429s come in a burst. Returns whether everything was paused."""
+        """Telegram answered 429 for chat_id: holds that chat, and everything if 429s have
+        become a large share of the answers. Returns whether everything was paused."""
         now = self.clock()
         self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), now + seconds)
-        self.factor = max(0.25, self.factor * 0.8)
-        self._recent_429 = [t for t in self._recent_429 if t > now - 1.0] + [now]
-        if len(self._recent_429) >= self.limits.flood_burst:
+        self._note(now, throttled=True)
+        hits = sum(1 for _, was_429 in self._recent if was_429)
+        if hits >= self.limits.flood_min and hits >= self.limits.flood_share * len(self._recent):
             self.pause(seconds)
-            self._recent_429.clear()
+            self._recent.clear()
             return True
         return False
 
     def succeeded(self) -> None:
-        """A send went through: win back some of the pace lost to 429s."""
-        if self.factor < 1.0:
-            self.factor = min(1.0, self.factor + 0.01)
+        """A send went through (counts towards the share of 429s)."""
+        self._note(self.clock(), throttled=False)
+
+    def _note(self, now: float, *, throttled: bool) -> None:
+        self._recent = [(t, h) for t, h in self._recent if t > now - 1.0]
+        self._recent.append((now, throttled))
 
     def _forget_past(self, now: float) -> None:
         self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}

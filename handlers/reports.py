@@ -240,6 +240,30 @@ async def _ask(
     await replies.send_text(update, body, markup=markup, new_message=True)
 
 
+async def _ask_again(
+    update: Update,
+    context: BotContext,
+    caller: Caller,
+    flow: Flow,
+    submission: Submission,
+    period: ReportPeriod,
+    error_key: str | None = None,
+    **details: Any,
+) -> None:
+    """Asks the current question again, after saying what was wrong with the answer."""
+    prefix = replies.text(context, caller, error_key, **details) if error_key else ""
+    await _ask(
+        update,
+        context,
+        caller,
+        submission,
+        period,
+        int(flow.data["i"]),
+        editing=bool(flow.data.get("edit")),
+        prefix=prefix,
+    )
+
+
 def _question_keyboard(
     context: BotContext,
     caller: Caller,
@@ -309,30 +333,14 @@ async def on_message(update: Update, context: BotContext) -> None:
         await _take_file(update, context, caller, flow, submission, period, question, message)
         return
     if not message.text:
-        await _ask(
-            update,
-            context,
-            caller,
-            submission,
-            period,
-            index,
-            editing=bool(flow.data.get("edit")),
-            prefix=replies.text(context, caller, "report.error_need_text"),
+        await _ask_again(
+            update, context, caller, flow, submission, period, "report.error_need_text"
         )
         return
     try:
         value = parse_text_answer(question, message.text)
     except AnswerError as exc:
-        await _ask(
-            update,
-            context,
-            caller,
-            submission,
-            period,
-            index,
-            editing=bool(flow.data.get("edit")),
-            prefix=replies.text(context, caller, exc.key, **exc.details),
-        )
+        await _ask_again(update, context, caller, flow, submission, period, exc.key, **exc.details)
         return
     await _store_and_advance(update, context, caller, flow, question.key, value)
 
@@ -543,15 +551,8 @@ async def on_button(update: Update, context: BotContext) -> None:
     elif action is Action.KEEP or action is Action.DONE:
         if action is Action.DONE and question.key not in submission.answers:
             if not question.optional:
-                await _ask(
-                    update,
-                    context,
-                    caller,
-                    submission,
-                    period,
-                    index,
-                    editing=bool(flow.data.get("edit")),
-                    prefix=replies.text(context, caller, "report.error_need_file"),
+                await _ask_again(
+                    update, context, caller, flow, submission, period, "report.error_need_file"
                 )
                 return
             await _store_and_advance(update, context, caller, flow, question.key, [], skipped=True)
@@ -568,9 +569,7 @@ async def on_button(update: Update, context: BotContext) -> None:
             return
         await _store_and_advance(update, context, caller, flow, question.key, option)
     else:
-        await _ask(
-            update, context, caller, submission, period, index, editing=bool(flow.data.get("edit"))
-        )
+        await _ask_again(update, context, caller, flow, submission, period)
 
 
 async def _preview_button(

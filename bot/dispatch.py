@@ -72,7 +72,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self.stats = {"sent": 0, "retried": 0, "throttled": 0, "failed": 0, "dead": 0}
+        self._on_the_wire: set[asyncio.Task[None]] = set()
+        self.stats = {"sent": 0, "retried": 0, "throttled": 0, "floods": 0, "failed": 0, "dead": 0}
 
     async def start(self) -> None:
         """Re-queues rows a crash left mid-send, then starts draining."""
@@ -85,12 +86,15 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run(), name="thidua-dispatcher")
 
     async def stop(self) -> None:
-        """Stops claiming; lets sends already in flight finish."""
+        """Stops claiming; requests already on the wire finish, sends still waiting for
+        their turn are dropped (their rows stay claimed and are re-sent at the next start)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in self._sending - self._on_the_wire:
+            task.cancel()
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
@@ -130,6 +134,9 @@ class Dispatcher:
             await self._send(row)
         finally:
             self._in_flight.release()
+            task = asyncio.current_task()
+            if task is not None:
+                self._on_the_wire.discard(task)
 
     async def _send(self, row: OutboxMessage) -> None:
         assert row.id is not None
@@ -139,11 +146,15 @@ class Dispatcher:
             await asyncio.sleep(wait)
         if (held := self.limiter.paused_for()) > 0:  # a flood pause began meanwhile
             await asyncio.sleep(held)
+        current = asyncio.current_task()
+        if current is not None:
+            self._on_the_wire.add(current)
         try:
             message = await self._deliver(row)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
             if self.limiter.throttled(row.chat_id, seconds):
+                self.stats["floods"] += 1
                 log.warning("Telegram flood control: every send waits %.0f s", seconds)
             self.stats["throttled"] += 1
             await self._retry(

@@ -153,7 +153,7 @@ async def running_bot(
             yield harness
         finally:
             stop.set()
-            await asyncio.wait_for(task, timeout=15)
+            await asyncio.wait_for(task, timeout=30)
             await db.dispose()
 
 

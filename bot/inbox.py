@@ -94,6 +94,14 @@ class Inbox:
         await asyncio.sleep(self.flush_delay)
         await self.flush()
 
+    async def close(self) -> None:
+        """Writes the pending marks and stops the delayed flush (before the database closes)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self.flush()
+
     async def flush(self) -> None:
         """Writes the pending marks now."""
         while self._done:

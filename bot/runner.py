@@ -93,10 +93,10 @@ async def serve(
                 await _wait(stop, receiver)
             finally:
                 await receiver.stop()
-                scheduler.stop()
+                await scheduler.stop()
                 await dispatcher.stop()
                 await app.stop()
-                await inbox.flush()
+                await inbox.close()
     finally:
         await services.db.dispose()
     log.info("bot stopped")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -35,6 +38,7 @@ class Scheduler:
         ]
         self.tick_seconds = tick_seconds
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._current: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
         """Schedules the checks; the first runs immediately."""
@@ -49,12 +53,17 @@ class Scheduler:
         )
         self._scheduler.start()
 
-    def stop(self) -> None:
-        """Stops waking anything up."""
+    async def stop(self) -> None:
+        """Stops waking anything up, and lets a check under way finish (it uses the
+        database, which closes next)."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._current is not None and not self._current.done():
+            with contextlib.suppress(Exception):
+                await self._current
 
     async def _tick(self) -> None:
+        self._current = asyncio.current_task()
         for check in self.checks:
             try:
                 await check()

@@ -28,7 +28,7 @@ from handlers import replies
 from handlers.flows import current_flow
 from handlers.permissions import Caller, get_caller, registered_only
 from handlers.render import render_answers, split_message
-from storage import contacts, periods, submissions
+from storage import contacts, inbox, periods, submissions
 from storage.models import ReportPeriod, Submission
 from storage.submissions import NotEditable, RevisionConflict, SubmissionStatus
 
@@ -477,6 +477,9 @@ async def _store_and_advance(
             step, index = (Step.PREVIEW, 0) if to_preview else (Step.ASK, index + 1)
             place = _place(fresh, period, step, index, editing=False)
             await services.conversations.save(chat_id, caller.user_id, place, session=session)
+            # Marked handled in the same transaction: replayed after a crash, this update
+            # must not be taken as the answer to the next question.
+            await inbox.mark_processed(session=session, update_ids=[update.update_id])
     except (RevisionConflict, NotEditable) as exc:
         await _handle_write_error(update, context, caller, exc)
         return

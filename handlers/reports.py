@@ -366,34 +366,22 @@ async def _take_file(
         item = message.photo[-1]
         name, mime, kind = f"anh-{item.file_unique_id}.jpg", "image/jpeg", "photo"
     else:
-        await _ask(
-            update,
-            context,
-            caller,
-            submission,
-            period,
-            index,
-            editing=editing,
-            prefix=replies.text(context, caller, "report.error_need_file"),
+        await _ask_again(
+            update, context, caller, flow, submission, period, "report.error_need_file"
         )
         return
     size = item.file_size or 0
     if size > MAX_FILE_BYTES:
-        await _ask(
+        await _ask_again(
             update,
             context,
             caller,
+            flow,
             submission,
             period,
-            index,
-            editing=editing,
-            prefix=replies.text(
-                context,
-                caller,
-                "report.error_file_too_big",
-                name=name,
-                limit=MAX_FILE_BYTES // (1024 * 1024),
-            ),
+            "report.error_file_too_big",
+            name=name,
+            limit=MAX_FILE_BYTES // (1024 * 1024),
         )
         return
     services = context.services

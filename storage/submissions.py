@@ -166,6 +166,31 @@ async def _bump(
     return submission
 
 
+async def _write_answer(
+    session: AsyncSession,
+    submission: Submission,
+    expected_revision: int,
+    key: str,
+    value: Any,
+    user_id: int,
+    now: datetime,
+    *,
+    skipped: bool = False,
+) -> Submission:
+    """Sets one answer (who, when) on a loaded submission, compare-and-set on its revision."""
+    answers = dict(submission.answers)
+    answers[key] = {"v": value, "by": user_id, "at": now.isoformat(), "skipped": skipped}
+    return await _bump(
+        session,
+        submission,
+        expected_revision,
+        answers=answers,
+        updated_by=user_id,
+        updated_at=now,
+        dirty=True,
+    )
+
+
 async def save_answer(
     *,
     session: AsyncSession,
@@ -179,16 +204,8 @@ async def save_answer(
 ) -> Submission:
     """Stores one answer (or a skip) and returns the submission at its new revision."""
     submission, _ = await _load_for_write(session, submission_id, expected_revision, now)
-    answers = dict(submission.answers)
-    answers[key] = {"v": value, "by": user_id, "at": now.isoformat(), "skipped": skipped}
-    fresh = await _bump(
-        session,
-        submission,
-        expected_revision,
-        answers=answers,
-        updated_by=user_id,
-        updated_at=now,
-        dirty=True,
+    fresh = await _write_answer(
+        session, submission, expected_revision, key, value, user_id, now, skipped=skipped
     )
     await audit.record(
         session=session,
@@ -234,22 +251,9 @@ async def add_attachment(
     )
     session.add(attachment)
     await session.flush()
-    answers = dict(submission.answers)
-    previous = answers.get(key, {}).get("v") or []
-    answers[key] = {
-        "v": [*previous, attachment.id],
-        "by": user_id,
-        "at": now.isoformat(),
-        "skipped": False,
-    }
-    fresh = await _bump(
-        session,
-        submission,
-        expected_revision,
-        answers=answers,
-        updated_by=user_id,
-        updated_at=now,
-        dirty=True,
+    previous = submission.answers.get(key, {}).get("v") or []
+    fresh = await _write_answer(
+        session, submission, expected_revision, key, [*previous, attachment.id], user_id, now
     )
     await audit.record(
         session=session,

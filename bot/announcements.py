@@ -178,7 +178,7 @@ async def _outbox_ids(session: Any, keys: list[str]) -> dict[str, int]:
 
 
 def _wake(services: Services) -> None:
-    dispatcher = services.extras.get("dispatcher")
+    dispatcher = services.dispatcher
     if dispatcher is not None:
         dispatcher.wake()
 

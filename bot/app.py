@@ -20,6 +20,7 @@ from bot.conversations import Conversations
 from bot.files import FileStore
 from bot.i18n import LANGUAGES, Translator
 from bot.processor import ChatOrderedProcessor
+from bot.services.work import UnitOfWork
 from handlers.menu import COMMANDS, GROUP_COMMANDS, description_key
 from handlers.permissions import Role
 from handlers.registry import register
@@ -60,13 +61,18 @@ def build_application(config: Config, services: Services) -> AppType:
 def make_services(config: Config, db: Database | None = None) -> Services:
     """Services for a run: the database and translator."""
     db = db or Database(config.database.url, echo=config.database.echo)
-    return Services(
+    conversations = Conversations(db)
+    services = Services(
         config=config,
         db=db,
         translator=Translator(),
-        conversations=Conversations(db),
+        conversations=conversations,
         files=FileStore(config.files.dir),
+        work=UnitOfWork(db, conversations),
     )
+    # The unit of work reads the clock through the services (tests move it).
+    services.work.clock = lambda: services.clock()
+    return services
 
 
 async def learn_username(app: AppType, services: Services) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -13,8 +13,14 @@ from bot.config import Config
 from bot.conversations import Conversations
 from bot.files import FileStore
 from bot.i18n import Translator
+from bot.services.work import UnitOfWork
 from storage.db import Database
 from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.dispatch import Dispatcher
+    from bot.events import EventReminders
+    from bot.reminders import Reminders
 
 
 @dataclass
@@ -26,13 +32,26 @@ class Services:
     translator: Translator
     conversations: Conversations
     files: FileStore
+    work: UnitOfWork
     clock: Callable[[], datetime] = utcnow
     bot_username: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Set by the runner once the Application exists (None in the CLI and in storage tests).
+    dispatcher: Dispatcher | None = None
+    reminders: Reminders | None = None
+    event_reminders: EventReminders | None = None
+    # Short-lived caches: who an account is (user id -> (expiry, membership)), and each
+    # period's questions (they never change once the period exists).
+    callers: dict[int, tuple[float, Any]] = field(default_factory=dict)
+    questions: dict[int, Any] = field(default_factory=dict)
 
     def forget_user(self, user_id: int) -> None:
         """Drops what is cached about an account after its role or language changed."""
-        self.extras.setdefault("callers", {}).pop(user_id, None)
+        self.callers.pop(user_id, None)
+
+    def wake_dispatcher(self) -> None:
+        """New outbox rows are waiting for the paced lane."""
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
 
     def is_admin(self, user_id: int | None) -> bool:
         """Whether the Telegram user is one of the bloc's admins."""

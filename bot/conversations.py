@@ -74,6 +74,10 @@ class Conversations:
         """Updates the in-memory copy once the database has the new state."""
         self._cache[(chat_id, user_id)] = copy.deepcopy(flow)
 
+    def forget(self, chat_id: int, user_id: int) -> None:
+        """Drops the in-memory copy once the database no longer has the flow."""
+        self._cache.pop((chat_id, user_id), None)
+
     async def end(self, chat_id: int, user_id: int) -> None:
         """Forgets the person's flow."""
         if (chat_id, user_id) not in self._cache:

@@ -1,8 +1,18 @@
 """The outbound dispatcher: drains the outbox at Telegram's limits, retrying what can be.
 
-Every message the bot sends on its own initiative goes through here. A row is claimed
+Every message the bot sends goes through here, replies included. A row is claimed
 (status `sending`) before the HTTP call and marked `sent` with its message_id right after,
 so the only window in which a crash can cause a second copy is one HTTP request long.
+
+Two lanes. Replies to the person who wrote (`send_now`) are written already claimed by the
+unit of work that caused them and sent at once, in order, right after its commit: the person
+notices no delay and no broadcast queue stands in front of them. Everything else is claimed
+from the table in priority order and paced at Telegram's limits. A reply that meets a 429
+or a network error goes back to the table and continues on the paced lane. After a crash,
+`start` returns rows left claimed to the table, so what was committed is still sent, once.
+
+An edit (a row with `edit_message_id`) of a message that can no longer be edited is sent
+as a new message instead; "message is not modified" counts as done.
 
 Errors:
 - 429: the row waits `retry_after` and goes back without costing an attempt; the pace
@@ -38,6 +48,7 @@ from storage.outbox import OutboxStatus
 log = logging.getLogger(__name__)
 
 PERMANENT_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invalid", "chat_id is empty")
+UNEDITABLE = ("message to edit not found", "message can't be edited", "there is no text")
 FailureHook = Callable[[int, str], Awaitable[None]]
 
 
@@ -102,6 +113,25 @@ class Dispatcher:
         """New rows are waiting: look now rather than at the next poll."""
         self._wake.set()
 
+    async def send_now(self, rows: list[OutboxMessage]) -> None:
+        """The interactive lane: sends rows a unit of work has just committed as claimed,
+        one chat's rows in order, and records them sent in one write."""
+        sent: list[tuple[int, int]] = []
+        for row in rows:
+            if not await self._send(row, interactive=True, sent=sent):
+                break  # the rest of this reply follows the failed part on the paced lane
+        if len(sent) < len(rows):
+            await self._release([r for r in rows if r.id not in {i for i, _ in sent}])
+        if sent:
+            async with self.db.session() as session:
+                await outbox.mark_sent_many(session=session, sent=sent, now=self.clock())
+
+    async def _release(self, rows: list[OutboxMessage]) -> None:
+        """Hands claimed rows the interactive lane did not finish back to the paced lane."""
+        async with self.db.session() as session:
+            await outbox.release(session=session, row_ids=[r.id or 0 for r in rows])
+        self.wake()
+
     async def drain_once(self) -> int:
         """Claims one batch and sends it (waiting for every send); returns how many."""
         async with self.db.session() as session:
@@ -138,16 +168,30 @@ class Dispatcher:
             if task is not None:
                 self._on_the_wire.discard(task)
 
-    async def _send(self, row: OutboxMessage) -> None:
+    async def _send(
+        self,
+        row: OutboxMessage,
+        *,
+        interactive: bool = False,
+        sent: list[tuple[int, int]] | None = None,
+    ) -> bool:
+        """Sends one row and records its fate; True if Telegram accepted it.
+
+        On the interactive lane the row skips the pacing (a person who just wrote expects
+        the answer now) but not a flood pause; its `sent` mark is left to the caller.
+        """
         assert row.id is not None
-        start = self.limiter.reserve(row.chat_id)
-        wait = start - self.limiter.clock()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        if interactive:
+            self.limiter.note_interactive(row.chat_id)
+        else:
+            start = self.limiter.reserve(row.chat_id)
+            wait = start - self.limiter.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
         if (held := self.limiter.paused_for()) > 0:  # a flood pause began meanwhile
             await asyncio.sleep(held)
         current = asyncio.current_task()
-        if current is not None:
+        if current is not None and not interactive:
             self._on_the_wire.add(current)
         try:
             message = await self._deliver(row)
@@ -179,20 +223,32 @@ class Dispatcher:
             log.exception("outbox row %s could not be sent", row.id)
             await self._dead(row, f"{type(exc).__name__}: {exc}")
         else:
-            async with self.db.session() as session:
-                await outbox.mark_sent(
-                    session=session, row_id=row.id, message_id=message.message_id, now=self.clock()
-                )
+            if sent is not None:
+                sent.append((row.id, message.message_id))
+            else:
+                async with self.db.session() as session:
+                    await outbox.mark_sent(
+                        session=session,
+                        row_id=row.id,
+                        message_id=message.message_id,
+                        now=self.clock(),
+                    )
             self.stats["sent"] += 1
             self.limiter.succeeded()
             if self.on_sent is not None:
                 await self.on_sent(row, message)
+            return True
+        return False
 
     async def _deliver(self, row: OutboxMessage) -> Message:
         markup = (
             InlineKeyboardMarkup.de_json(row.reply_markup, self.bot) if row.reply_markup else None
         )
         kwargs: dict[str, Any] = {"reply_markup": markup, "parse_mode": ParseMode.HTML}
+        if row.edit_message_id is not None:
+            edited = await self._edit(row, markup)
+            if edited is not None:
+                return edited
         if row.document_file_id:
             return await self.bot.send_document(
                 row.chat_id, row.document_file_id, caption=row.text, **kwargs
@@ -202,6 +258,36 @@ class Dispatcher:
                 row.chat_id, row.photo_file_id, caption=row.text, **kwargs
             )
         return await self.bot.send_message(row.chat_id, row.text, **kwargs)
+
+    async def _edit(
+        self, row: OutboxMessage, markup: InlineKeyboardMarkup | None
+    ) -> Message | None:
+        """Edits the row's message; None if it can no longer be edited (then it is sent)."""
+        assert row.edit_message_id is not None
+        try:
+            if not row.text:  # only the keyboard changes (a caption or text stays as it is)
+                result = await self.bot.edit_message_reply_markup(
+                    chat_id=row.chat_id, message_id=row.edit_message_id, reply_markup=markup
+                )
+            else:
+                result = await self.bot.edit_message_text(
+                    row.text,
+                    chat_id=row.chat_id,
+                    message_id=row.edit_message_id,
+                    reply_markup=markup,
+                    parse_mode=ParseMode.HTML,
+                )
+        except BadRequest as exc:
+            reason = exc.message.lower()
+            if "not modified" in reason:
+                return _Edited(row.edit_message_id)  # type: ignore[return-value]
+            if any(text in reason for text in UNEDITABLE):
+                # Gone or too old: a text is sent anew; a keyboard alone has nothing to fix.
+                return None if row.text else _Edited(row.edit_message_id)  # type: ignore[return-value]
+            raise
+        if isinstance(result, Message):
+            return result
+        return _Edited(row.edit_message_id)  # type: ignore[return-value]
 
     async def _retry(
         self, row: OutboxMessage, after: timedelta, error: str, count: bool = True
@@ -237,3 +323,10 @@ class Dispatcher:
                 session=session, row_id=row.id or 0, error=reason, status=OutboxStatus.DEAD
             )
         self.stats["dead"] += 1
+
+
+class _Edited:
+    """Stands for the edited message where Telegram answered without one."""
+
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id

@@ -355,7 +355,7 @@ async def _contact_rows(
 
 def wake(services: Services) -> None:
     """Tells the running dispatcher (if any) that new outbox rows wait."""
-    dispatcher = services.extras.get("dispatcher")
+    dispatcher = services.dispatcher
     if dispatcher is not None:
         dispatcher.wake()
 

@@ -63,6 +63,16 @@ class RateLimiter:
             self._forget_past(now)
         return start
 
+    def note_interactive(self, chat_id: int) -> None:
+        """A reply went out at once: paced messages to that chat keep their distance from it,
+        and it takes its share of the global rate."""
+        now = self.clock()
+        self._next_global = max(self._next_global, now) + 1.0 / (
+            self.limits.per_second * self.limits.headroom
+        )
+        interval = self.limits.group_interval if is_group(chat_id) else self.limits.private_interval
+        self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), now + interval)
+
     def delay(self, chat_id: int) -> float:
         """Seconds until a message to chat_id could start (without booking it)."""
         now = self.clock()

@@ -61,9 +61,11 @@ async def serve(
     dispatcher.on_sent = lambda row, message: record_sent(services, row, message.message_id)
     reminders = Reminders(services, wake=dispatcher.wake)
     event_reminders = EventReminders(services, wake=dispatcher.wake)
-    services.extras.update(
-        dispatcher=dispatcher, reminders=reminders, event_reminders=event_reminders
-    )
+    services.dispatcher = dispatcher
+    services.reminders = reminders
+    services.event_reminders = event_reminders
+    services.work.sender = dispatcher.send_now
+    services.work.wake = dispatcher.wake
     scheduler = Scheduler(
         reminders,
         event_reminders,

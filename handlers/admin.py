@@ -6,11 +6,12 @@ import logging
 from datetime import timedelta
 
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.helpers import create_deep_linked_url
 
 from bot.context import BotContext
 from bot.i18n import format_datetime
+from bot.services import contacts as contacts_service
+from bot.services.work import Outgoing
 from handlers import callback_data as cb
 from handlers import keyboards, replies
 from handlers.permissions import admin_only, get_caller
@@ -118,7 +119,7 @@ async def list_units(update: Update, context: BotContext) -> None:
     joined = sum(1 for u in units if u.id in by_unit)
     header = replies.text(context, caller, "units.header", units=len(units), joined=joined)
     for chunk in split_message([header, *blocks]):
-        await replies.send_text(update, chunk)
+        await replies.send_text(update, context, chunk)
 
 
 def _contact_label(name: str, username: str | None) -> str:
@@ -199,35 +200,34 @@ async def revoke_picked(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def revoke_confirmed(update: Update, context: BotContext) -> None:
-    """Revokes the contact, tells the admin and the person concerned."""
+    """Revokes the contact; the admin's reply and the person's notice commit with it."""
     query = update.callback_query
     assert query is not None
     await query.answer()
     caller = await get_caller(update, context)
     assert caller is not None
-    services = context.services
-    async with services.db.session() as session:
-        contact = await contacts.revoke_contact(
-            session=session, contact_id=_int_arg(query.data), actor_user_id=caller.user_id
-        )
-        unit = await bloc.get_unit(session=session, unit_id=contact.unit_id) if contact else None
-    if contact is None or unit is None:
-        await replies.reply(update, context, caller, "revoke.already")
-        return
-    await replies.reply(
-        update, context, caller, "revoke.done", name=contact.full_name, unit=unit.name
+
+    def render(result: contacts_service.Revoked) -> list[Outgoing]:
+        if result.contact is None or result.unit is None:
+            return [replies.rendered(update, context, caller, "revoke.already")]
+        return [
+            replies.rendered(
+                update,
+                context,
+                caller,
+                "revoke.done",
+                name=result.contact.full_name,
+                unit=result.unit.name,
+            )
+        ]
+
+    await contacts_service.revoke(
+        context.services,
+        update_id=update.update_id,
+        actor=caller,
+        contact_id=_int_arg(query.data),
+        render=render,
     )
-    services.forget_user(contact.telegram_user_id)
-    await _tell_revoked(context, contact.telegram_user_id, unit.name)
-
-
-async def _tell_revoked(context: BotContext, user_id: int, unit: str) -> None:
-    language = await replies.language_of(context, user_id)
-    body = context.services.translator(language, "revoke.notice", unit=unit)
-    try:
-        await context.bot.send_message(user_id, body)
-    except TelegramError as exc:  # they may have blocked the bot; the revocation stands
-        log.warning("could not tell user %s about the revocation: %s", user_id, exc)
 
 
 def _int_arg(data: str | None) -> int:

@@ -13,7 +13,6 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest
 
 from bot import announcements
 from bot.context import BotContext, Services
@@ -21,6 +20,7 @@ from bot.conversations import Flow
 from bot.dates import DateError, parse_local_datetime
 from bot.i18n import Html, format_datetime
 from bot.questions import MAX_FILE_BYTES
+from bot.services.work import Outgoing
 from handlers import callback_data as cb
 from handlers import keyboards, replies
 from handlers.flows import current_flow
@@ -197,7 +197,7 @@ async def _say(
 ) -> None:
     """A catalogue message as a new message (the flow reads as a transcript)."""
     body = replies.text(context, caller, key, **kw)
-    await replies.send_text(update, body, markup=markup, new_message=True)
+    await replies.send_text(update, context, body, markup=markup, new_message=True)
 
 
 async def _ask(
@@ -219,7 +219,7 @@ async def _ask(
     markup = InlineKeyboardMarkup([*(rows or []), [_cancel(context, caller)]])
     body = replies.text(context, caller, key, **kw)
     body = (prefix + "\n\n" if prefix else "") + body + ("\n\n" + suffix if suffix else "")
-    await replies.send_text(update, body, markup=markup, new_message=True)
+    await replies.send_text(update, context, body, markup=markup, new_message=True)
 
 
 # --- describing an audience -------------------------------------------------------------
@@ -306,7 +306,7 @@ async def _show_list(update: Update, context: BotContext, caller: Caller) -> Non
     key = "broadcast.list_hint" if recent else "broadcast.none"
     lines.append(replies.text(context, caller, key))
     rows.append([_button(context, caller, "broadcast.new_button", Action.NEW)])
-    await replies.send_text(update, "\n".join(lines), markup=InlineKeyboardMarkup(rows))
+    await replies.send_text(update, context, "\n".join(lines), markup=InlineKeyboardMarkup(rows))
 
 
 async def _show_page(
@@ -334,7 +334,7 @@ async def _show_page(
     for position, chunk in enumerate(chunks):
         last = position == len(chunks) - 1
         await replies.send_text(
-            update, chunk, markup=markup if last else None, new_message=len(chunks) > 1
+            update, context, chunk, markup=markup if last else None, new_message=len(chunks) > 1
         )
 
 
@@ -672,7 +672,9 @@ async def _show_picker(
     rows.append([done, _cancel(context, caller)])
     key = f"broadcast.ask_{audience['kind']}"
     body = replies.text(context, caller, key, count=len(chosen))
-    await replies.send_text(update, body, markup=InlineKeyboardMarkup(rows), new_message=new)
+    await replies.send_text(
+        update, context, body, markup=InlineKeyboardMarkup(rows), new_message=new
+    )
 
 
 def _pager(page: int, pages: int) -> list[InlineKeyboardButton]:
@@ -796,7 +798,7 @@ async def _confirm(update: Update, context: BotContext, caller: Caller, flow: Fl
     async with services.db.read() as session:
         count = len(await announcements.recipients(services, session, audience))
         described = await _describe(context, caller, session, audience)
-    await _send_copy(update, flow)
+    await _send_copy(update, context, flow)
     body = replies.text(
         context,
         caller,
@@ -815,7 +817,7 @@ async def _confirm(update: Update, context: BotContext, caller: Caller, flow: Fl
         body += "\n\n" + replies.text(context, caller, "broadcast.error_no_recipients")
         repick = _button(context, caller, "broadcast.repick_button", Action.REPICK)
         markup = InlineKeyboardMarkup([[repick], [_cancel(context, caller)]])
-    await replies.send_text(update, body, markup=markup, new_message=True)
+    await replies.send_text(update, context, body, markup=markup, new_message=True)
 
 
 def _preview_values(context: BotContext, caller: Caller, flow: Flow) -> dict[str, Any]:
@@ -837,17 +839,16 @@ def _preview_values(context: BotContext, caller: Caller, flow: Flow) -> dict[str
     }
 
 
-async def _send_copy(update: Update, flow: Flow) -> None:
+async def _send_copy(update: Update, context: BotContext, flow: Flow) -> None:
     """The announcement as it will arrive (text or caption, formatting kept)."""
-    chat = update.effective_chat
-    assert chat is not None
     text, file = flow.data["text"], flow.data.get("file")
-    if file and file[1] == "document":
-        await chat.send_document(file[0], caption=text)
-    elif file and file[1] == "photo":
-        await chat.send_photo(file[0], caption=text)
-    else:
-        await chat.send_message(text)
+    copy = Outgoing(
+        chat_id=replies.chat_id(update),
+        text=text,
+        document_file_id=file[0] if file and file[1] == "document" else None,
+        photo_file_id=file[0] if file and file[1] == "photo" else None,
+    )
+    await replies.commit(update, context, copy)
 
 
 def _stored_file(data: dict[str, Any]) -> tuple[str, str, str | None] | None:
@@ -1049,11 +1050,19 @@ async def _show_received(
     label = _plain(context, caller, "broadcast.acked_button", time=moment)
     data = cb.build(cb.Prefix.ACK, announcement_id)
     markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
-    try:
-        await query.edit_message_reply_markup(markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            log.warning("could not update the «Đã nhận» button: %s", exc)
+    message = query.message
+    if message is None:
+        return
+    await replies.commit(
+        update,
+        context,
+        Outgoing(
+            chat_id=message.chat.id,
+            text="",
+            markup=markup.to_dict(),
+            edit_message_id=message.message_id,
+        ),
+    )
 
 
 _BUTTONS = {

@@ -50,7 +50,7 @@ async def on_error(update: object, context: BotContext) -> None:
                 replies.text(context, caller, "common.error"), show_alert=True
             )
         else:
-            await update.effective_chat.send_message(replies.text(context, caller, "common.error"))
+            await replies.reply(update, context, caller, "common.error")
     except Exception:
         log.warning("could not tell the user about the error (%s)", where, exc_info=True)
 

@@ -101,7 +101,7 @@ async def _say(
 ) -> None:
     """Sends a catalogue message as a new message (flows read as a transcript)."""
     body = replies.text(context, caller, key, **kw)
-    await replies.send_text(update, body, markup=markup, new_message=True)
+    await replies.send_text(update, context, body, markup=markup, new_message=True)
 
 
 async def _alert(update: Update, context: BotContext, caller: Caller, key: str, **kw: Any) -> None:
@@ -112,7 +112,7 @@ async def _alert(update: Update, context: BotContext, caller: Caller, key: str, 
         context.cache["answered"] = True
         await query.answer(body, show_alert=True)
     else:
-        await replies.send_text(update, body, new_message=True)
+        await replies.send_text(update, context, body, new_message=True)
 
 
 async def _ack(update: Update, context: BotContext) -> None:
@@ -173,7 +173,7 @@ async def _show_list(update: Update, context: BotContext, caller: Caller) -> Non
     if caller.is_admin:
         rows.append([_button(context, caller, "event.new_button", Action.NEW)])
     markup = InlineKeyboardMarkup(rows) if rows else None
-    await replies.send_text(update, "\n".join(lines), markup=markup)
+    await replies.send_text(update, context, "\n".join(lines), markup=markup)
 
 
 async def _show_page(
@@ -201,6 +201,7 @@ async def _show_page(
         last = position == len(chunks) - 1
         await replies.send_text(
             update,
+            context,
             chunk,
             markup=markup if last else None,
             new_message=new or len(chunks) > 1,
@@ -391,7 +392,9 @@ async def _ask(
     rows = [[button] for button in extra or []]
     rows.append(_cancel_row(context, caller))
     body = (prefix + "\n\n" if prefix else "") + replies.text(context, caller, key, **kw)
-    await replies.send_text(update, body, markup=InlineKeyboardMarkup(rows), new_message=True)
+    await replies.send_text(
+        update, context, body, markup=InlineKeyboardMarkup(rows), new_message=True
+    )
 
 
 async def _on_skip(update: Update, context: BotContext, caller: Caller, _: Any) -> None:
@@ -475,7 +478,7 @@ async def _confirm(update: Update, context: BotContext, caller: Caller, flow: Fl
             ]
         ]
     )
-    await replies.send_text(update, body, markup=markup, new_message=True)
+    await replies.send_text(update, context, body, markup=markup, new_message=True)
 
 
 async def _on_create(update: Update, context: BotContext, caller: Caller, _: Any) -> None:
@@ -670,7 +673,9 @@ async def _show_picker(
     body = replies.text(
         context, caller, "event.ask_pick", title=event.title, people=flow.data["people"]
     )
-    await replies.send_text(update, body, markup=InlineKeyboardMarkup(rows), new_message=new)
+    await replies.send_text(
+        update, context, body, markup=InlineKeyboardMarkup(rows), new_message=new
+    )
 
 
 async def _on_toggle(

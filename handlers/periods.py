@@ -7,19 +7,18 @@ from datetime import datetime
 from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 
 from bot import reporting
 from bot.context import BotContext
 from bot.conversations import Flow
 from bot.i18n import format_datetime
 from bot.questions import PeriodKind
+from bot.services import notices
 from handlers import callback_data as cb
 from handlers import replies
 from handlers.flows import current_flow
 from handlers.permissions import Caller, admin_only, get_caller
 from storage import contacts, periods, submissions
-from storage.models import ReportPeriod
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ async def list_periods(update: Update, context: BotContext) -> None:
     if not recent:
         lines.append(replies.text(context, caller, "period.none"))
     rows.append([_button(context, caller, "period.new_button", "new")])
-    await replies.send_text(update, "\n".join(lines), markup=InlineKeyboardMarkup(rows))
+    await replies.send_text(update, context, "\n".join(lines), markup=InlineKeyboardMarkup(rows))
 
 
 @admin_only
@@ -166,6 +165,7 @@ async def _ask_title(update: Update, context: BotContext, caller: Caller, flow: 
     rows.append([_button(context, caller, "common.cancel_button", "cancel")])
     await replies.send_text(
         update,
+        context,
         replies.text(context, caller, "period.ask_title"),
         markup=InlineKeyboardMarkup(rows),
         new_message=True,
@@ -182,7 +182,11 @@ async def _ask_opens(update: Update, context: BotContext, caller: Caller, flow: 
         ]
     )
     await replies.send_text(
-        update, replies.text(context, caller, "period.ask_opens"), markup=markup, new_message=True
+        update,
+        context,
+        replies.text(context, caller, "period.ask_opens"),
+        markup=markup,
+        new_message=True,
     )
 
 
@@ -195,7 +199,7 @@ async def _ask_deadline(
     body = (prefix + "\n\n" if prefix else "") + replies.text(
         context, caller, "period.ask_deadline"
     )
-    await replies.send_text(update, body, markup=markup, new_message=True)
+    await replies.send_text(update, context, body, markup=markup, new_message=True)
 
 
 async def on_message(update: Update, context: BotContext) -> None:
@@ -239,7 +243,7 @@ async def on_message(update: Update, context: BotContext) -> None:
             await _ask_deadline(update, context, caller, flow, prefix=error)
         else:
             await replies.send_text(
-                update, error + "\n" + replies.text(context, caller, "period.try_again")
+                update, context, error + "\n" + replies.text(context, caller, "period.try_again")
             )
 
 
@@ -356,7 +360,8 @@ async def _extend(
     services = context.services
     now = services.clock()
     deadline = reporting.parse_deadline(text, services.config, now)
-    async with services.db.session() as session:
+    async with services.work(update.update_id) as work:
+        session = work.session
         period = await periods.get_period(session=session, period_id=int(flow.data["pid"]))
         if period is None:
             raise reporting.PeriodError("common.stale_button")
@@ -372,33 +377,25 @@ async def _extend(
             actor_user_id=caller.user_id,
         )
         people = await contacts.list_contacts(session=session)
-    await services.conversations.end(_chat(update), caller.user_id)
-    await replies.reply(
-        update,
-        context,
-        caller,
-        "period.extended",
-        title=period.title,
-        deadline=_when(context, caller, deadline),
-    )
-    await _tell_contacts(context, period, [c.telegram_user_id for c, _ in people])
-
-
-async def _tell_contacts(context: BotContext, period: ReportPeriod, user_ids: list[int]) -> None:
-    """Tells every contact the new deadline (best effort; the outbox will take this over)."""
-    services = context.services
-    for user_id in user_ids:
-        language = await replies.language_of(context, user_id)
-        body = services.translator(
-            language,
+        await work.end_flow(_chat(update), caller.user_id)
+        work.send(
+            replies.rendered(
+                update,
+                context,
+                caller,
+                "period.extended",
+                title=period.title,
+                deadline=_when(context, caller, deadline),
+            )
+        )
+        await notices.to_users(
+            work,
+            services,
+            [c.telegram_user_id for c, _ in people],
             "period.extension_notice",
             title=period.title,
-            deadline=format_datetime(period.deadline_at, services.config.bloc.tz, language),
+            deadline=lambda language: format_datetime(deadline, services.config.bloc.tz, language),
         )
-        try:
-            await context.bot.send_message(user_id, body)
-        except TelegramError as exc:
-            log.warning("could not tell contact %s about the extension: %s", user_id, exc)
 
 
 def _chat(update: Update) -> int:

@@ -3,51 +3,26 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from telegram import Update
 
 from bot.context import BotContext
 from bot.i18n import DEFAULT_LANGUAGE
-from storage import contacts, settings
-from storage.models import Contact, Unit
+from bot.permissions import Caller, Role
+from bot.services import people
+from handlers.replies import refuse
 
-CALLER_TTL_SECONDS = 30.0
-
-
-class Role(StrEnum):
-    """What a Telegram account may do here."""
-
-    ADMIN = "admin"
-    CONTACT = "contact"
-    STRANGER = "stranger"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The account behind an update, with its role, unit and language."""
-
-    user_id: int
-    full_name: str
-    username: str | None
-    role: Role
-    language: str
-    contact: Contact | None = None
-    unit: Unit | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        """Admins may do everything."""
-        return self.role is Role.ADMIN
-
-    @property
-    def is_registered(self) -> bool:
-        """Admins and contacts."""
-        return self.role is not Role.STRANGER
+__all__ = [
+    "Caller",
+    "Role",
+    "admin_only",
+    "forget_caller",
+    "get_caller",
+    "registered_only",
+    "require",
+]
 
 
 async def get_caller(update: Update, context: BotContext) -> Caller | None:
@@ -58,7 +33,8 @@ async def get_caller(update: Update, context: BotContext) -> Caller | None:
     caller: Caller | None = None
     if user is not None and not user.is_bot:
         services = context.services
-        contact, unit, language = await _membership(services, user.id)
+        found = await people.membership(services, user.id)
+        contact, unit, language = found.contact, found.unit, found.language
         if services.is_admin(user.id):
             role = Role.ADMIN
         elif contact is not None:
@@ -78,29 +54,6 @@ async def get_caller(update: Update, context: BotContext) -> Caller | None:
     return caller
 
 
-async def _membership(
-    services: Any, user_id: int
-) -> tuple[Contact | None, Unit | None, str | None]:
-    """The account's contact binding, unit and language, cached for a short while.
-
-    Changes made by this process drop the entry at once (`Services.forget_user`); the TTL
-    bounds how long a change made by another process sharing the database goes unseen.
-    """
-    cache: dict[int, tuple[float, Any]] = services.extras.setdefault("callers", {})
-    hit = cache.get(user_id)
-    now = time.monotonic()
-    if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[no-any-return]
-    async with services.db.read() as session:
-        contact = await contacts.get_active_contact(session=session, telegram_user_id=user_id)
-        unit = await session.get(Unit, contact.unit_id) if contact else None
-        language = await settings.get_language(session=session, telegram_user_id=user_id)
-    if len(cache) > 5000:
-        cache.clear()
-    cache[user_id] = (now + CALLER_TTL_SECONDS, (contact, unit, language))
-    return contact, unit, language
-
-
 def forget_caller(context: BotContext, user_id: int) -> None:
     """Drops the cached caller after the update changed who they are."""
     context.cache.pop("caller", None)
@@ -116,8 +69,6 @@ def require(*roles: Role, private: bool = True) -> Callable[[Handler], Handler]:
     def decorator(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def guarded(update: Update, context: BotContext) -> Any:
-            from handlers.replies import refuse  # late: replies imports this module
-
             caller = await get_caller(update, context)
             if caller is None:
                 return None

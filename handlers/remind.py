@@ -15,7 +15,7 @@ from storage.models import ReportPeriod
 
 
 def _reminders(context: BotContext) -> Reminders:
-    service = context.services.extras["reminders"]
+    service = context.services.reminders
     assert isinstance(service, Reminders)
     return service
 

@@ -1,25 +1,81 @@
-"""Sending catalogue text back to the person who wrote: the one place replies are rendered."""
+"""Rendering catalogue text for the person who wrote, and committing it as their reply.
+
+Nothing here calls Telegram's send methods: a reply is an `Outgoing` row written by a unit
+of work (`bot.services.work`), so it commits with what the update changed and is sent once.
+A button press edits the message it came from, unless the flow reads as a transcript.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, TelegramError
 
 from bot.context import BotContext
-from handlers.permissions import Caller, Role
-from storage import settings
-
-log = logging.getLogger(__name__)
+from bot.permissions import Caller, Role
+from bot.services import notices
+from bot.services.work import Outgoing
 
 
 def text(context: BotContext, caller: Caller | None, key: str, /, **kwargs: Any) -> str:
     """The message key in the caller's language."""
     language = caller.language if caller else context.services.config.bloc.language
     return context.services.translator(language, key, **kwargs)
+
+
+def chat_id(update: Update) -> int:
+    """The chat the update came from (every update a handler answers has one)."""
+    chat = update.effective_chat
+    if chat is None:
+        raise ValueError(f"update {update.update_id} has no chat")
+    return chat.id
+
+
+def markup_dict(markup: InlineKeyboardMarkup | dict[str, Any] | None) -> dict[str, Any] | None:
+    """A keyboard as the outbox stores it."""
+    if markup is None or isinstance(markup, dict):
+        return markup
+    return markup.to_dict()
+
+
+def outgoing(
+    update: Update,
+    body: str,
+    *,
+    markup: InlineKeyboardMarkup | dict[str, Any] | None = None,
+    new_message: bool = False,
+) -> Outgoing:
+    """The reply to this update: an edit of the pressed button's message, or a new one."""
+    query = update.callback_query
+    edit: int | None = None
+    if query is not None and not new_message and isinstance(query.message, Message):
+        edit = query.message.message_id
+    return Outgoing(
+        chat_id=chat_id(update), text=body, markup=markup_dict(markup), edit_message_id=edit
+    )
+
+
+def rendered(
+    update: Update,
+    context: BotContext,
+    caller: Caller | None,
+    key: str,
+    /,
+    *,
+    markup: InlineKeyboardMarkup | dict[str, Any] | None = None,
+    new_message: bool = False,
+    **kwargs: Any,
+) -> Outgoing:
+    """Catalogue message `key` as the reply to this update."""
+    body = text(context, caller, key, **kwargs)
+    return outgoing(update, body, markup=markup, new_message=new_message)
+
+
+async def commit(update: Update, context: BotContext, *messages: Outgoing) -> None:
+    """Commits replies that follow from no change (a menu, a refusal): the update's inbox
+    mark and the rows in one unit of work, then sent."""
+    async with context.services.work(update.update_id) as work:
+        work.send(*messages)
 
 
 async def reply(
@@ -31,34 +87,22 @@ async def reply(
     *,
     markup: InlineKeyboardMarkup | None = None,
     **kwargs: Any,
-) -> Message | None:
+) -> None:
     """Answers in the chat the update came from (editing the message if it was a button)."""
-    body = text(context, caller, key, **kwargs)
-    return await send_text(update, body, markup=markup)
+    await commit(update, context, rendered(update, context, caller, key, markup=markup, **kwargs))
 
 
 async def send_text(
     update: Update,
+    context: BotContext,
     body: str,
     *,
     markup: InlineKeyboardMarkup | None = None,
     new_message: bool = False,
-) -> Message | None:
+) -> None:
     """Sends body in the update's chat; a button press edits the message it came from
     (unless `new_message`, for flows that read as a transcript)."""
-    query = update.callback_query
-    if query is not None and isinstance(query.message, Message) and not new_message:
-        try:
-            result = await query.message.edit_text(body, reply_markup=markup)
-        except BadRequest as exc:
-            if "not modified" in str(exc).lower():
-                return query.message
-            raise
-        return result if isinstance(result, Message) else None
-    chat = update.effective_chat
-    if chat is None:
-        return None
-    return await chat.send_message(body, reply_markup=markup)
+    await commit(update, context, outgoing(update, body, markup=markup, new_message=new_message))
 
 
 async def refuse(update: Update, context: BotContext, caller: Caller, reason: str) -> None:
@@ -71,16 +115,10 @@ async def refuse(update: Update, context: BotContext, caller: Caller, reason: st
         key = "common.not_allowed"
     query = update.callback_query
     if query is not None:
+        # A toast on the button changes nothing and needs no record: answered directly.
         await query.answer(text(context, caller, key), show_alert=True)
         return
     await reply(update, context, caller, key)
-
-
-async def language_of(context: BotContext, user_id: int) -> str:
-    """The language of someone other than the caller (for notices sent to them)."""
-    async with context.services.db.read() as session:
-        chosen = await settings.get_language(session=session, telegram_user_id=user_id)
-    return chosen or context.services.config.bloc.language
 
 
 async def notify_admins(
@@ -88,15 +126,9 @@ async def notify_admins(
 ) -> None:
     """Tells every admin (in their own language); a value may be a function of the language.
 
-    Best effort: an admin who never opened the bot cannot be messaged.
+    Transitional: a service should write the notice in its own unit of work
+    (`bot.services.notices.to_admins`) so it commits with the change it reports.
     """
     services = context.services
-    for admin_id in services.config.bloc.admins:
-        if admin_id == exclude:
-            continue
-        language = await language_of(context, admin_id)
-        values = {k: v(language) if isinstance(v, Callable) else v for k, v in kwargs.items()}
-        try:
-            await context.bot.send_message(admin_id, services.translator(language, key, **values))
-        except TelegramError as exc:
-            log.warning("could not notify admin %s (%s): %s", admin_id, key, exc)
+    async with services.work() as work:
+        await notices.to_admins(work, services, key, exclude=exclude, **kwargs)

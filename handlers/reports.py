@@ -67,7 +67,7 @@ def questions_of(period: ReportPeriod) -> list[Question]:
 
 async def _questions(context: BotContext, period_id: int) -> list[Question] | None:
     """A period's questions, cached: they never change once the period exists."""
-    cache: dict[int, list[Question]] = context.services.extras.setdefault("questions", {})
+    cache: dict[int, list[Question]] = context.services.questions
     if period_id not in cache:
         async with context.services.db.read() as session:
             period = await periods.get_period(session=session, period_id=period_id)
@@ -237,7 +237,7 @@ async def _ask(
         lines.append(replies.text(context, caller, "report.current_answer", answer=current[0]))
     body = Html((prefix + "\n\n" if prefix else "") + "\n".join(lines))
     markup = _question_keyboard(context, caller, submission, question, index, entry, editing)
-    await replies.send_text(update, body, markup=markup, new_message=True)
+    await replies.send_text(update, context, body, markup=markup, new_message=True)
 
 
 async def _ask_again(
@@ -523,7 +523,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     if action is Action.CANCEL:
         await context.services.conversations.end(_chat_id(update), caller.user_id)
         await replies.send_text(
-            update, replies.text(context, caller, "report.cancelled"), new_message=True
+            update, context, replies.text(context, caller, "report.cancelled"), new_message=True
         )
         return
     loaded = await _load(update, context, caller, flow)
@@ -600,6 +600,7 @@ async def _preview_button(
     timing = _timing(context, caller.language, version.days_late)
     await replies.send_text(
         update,
+        context,
         replies.text(
             context,
             caller,
@@ -680,7 +681,9 @@ async def _show_preview(
     markup = None if read_only else _preview_keyboard(context, caller, submission, len(questions))
     for position, chunk in enumerate(chunks):
         last = position == len(chunks) - 1
-        await replies.send_text(update, chunk, markup=markup if last else None, new_message=True)
+        await replies.send_text(
+            update, context, chunk, markup=markup if last else None, new_message=True
+        )
 
 
 def _status_line(context: BotContext, caller: Caller, submission: Submission) -> str:
@@ -820,7 +823,9 @@ async def _handle_write_error(
 
 
 async def _send(update: Update, context: BotContext, caller: Caller, key: str, **kw: Any) -> None:
-    await replies.send_text(update, replies.text(context, caller, key, **kw), new_message=True)
+    await replies.send_text(
+        update, context, replies.text(context, caller, key, **kw), new_message=True
+    )
 
 
 @registered_only

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.conversations import Flow
 from bot.i18n import Html, format_datetime
+from bot.services import notices
+from bot.services.work import Outgoing
 from handlers import callback_data as cb
 from handlers import keyboards, replies
 from handlers.flows import current_flow
@@ -94,6 +96,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         await context.services.conversations.save(_chat(update), caller.user_id, flow)
         await replies.send_text(
             update,
+            context,
             replies.text(context, caller, "review.ask_comment", unit=unit.name),
             new_message=True,
         )
@@ -237,7 +240,7 @@ async def _show_version(
     for position, chunk in enumerate(chunks):
         last = position == len(chunks) - 1
         markup = InlineKeyboardMarkup(rows) if last and rows else None
-        await replies.send_text(update, chunk, markup=markup, new_message=True)
+        await replies.send_text(update, context, chunk, markup=markup, new_message=True)
 
 
 def _file_ids(version: SubmissionVersion) -> list[int]:
@@ -258,15 +261,22 @@ async def _send_files(
 ) -> None:
     """Sends the version's attachments to the admin (by Telegram file id)."""
     version = next((v for v in versions if v.version == number), versions[0])
-    async with context.services.db.session() as session:
+    async with context.services.db.read() as session:
         files = await submissions.attachments(session=session, ids=_file_ids(version))
-    chat = update.effective_chat
-    assert chat is not None
-    for attachment in files:
-        if attachment.kind == "photo":
-            await chat.send_photo(attachment.file_id, caption=attachment.file_name)
-        else:
-            await chat.send_document(attachment.file_id, caption=attachment.file_name)
+    chat_id = replies.chat_id(update)
+    await replies.commit(
+        update,
+        context,
+        *(
+            Outgoing(
+                chat_id=chat_id,
+                text=attachment.file_name,
+                photo_file_id=attachment.file_id if attachment.kind == "photo" else None,
+                document_file_id=None if attachment.kind == "photo" else attachment.file_id,
+            )
+            for attachment in files
+        ),
+    )
 
 
 async def on_message(update: Update, context: BotContext) -> None:
@@ -303,48 +313,50 @@ async def _decide(
     comment: str | None = None,
 ) -> None:
     services = context.services
+    key = "review.accepted" if accept else "review.returned"
+    notice = "review.accepted_notice" if accept else "review.returned_notice"
+
+    def reopen(language: str) -> dict[str, Any] | None:
+        if accept:
+            return None
+        label = services.translator(language, "review.open_report_button")
+        data = cb.build(cb.Prefix.REPORT_PERIOD, period.id)
+        return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]]).to_dict()
+
     try:
-        async with services.db.session() as session:
+        async with services.work(update.update_id) as work:
             await submissions.review(
-                session=session,
+                session=work.session,
                 submission_id=submission.id or 0,
                 accept=accept,
                 admin_id=caller.user_id,
                 now=services.clock(),
                 comment=comment,
             )
-            people = await contacts.list_contacts(session=session, unit_id=unit.id)
+            people = await contacts.list_contacts(session=work.session, unit_id=unit.id)
+            work.send(
+                replies.rendered(
+                    update,
+                    context,
+                    caller,
+                    key,
+                    unit=unit.name,
+                    period=period.title,
+                    new_message=True,
+                )
+            )
+            await notices.to_users(
+                work,
+                services,
+                [c.telegram_user_id for c, _ in people],
+                notice,
+                markup=reopen,
+                period=period.title,
+                comment=comment or "",
+            )
     except NotEditable as exc:
         await replies.reply(update, context, caller, exc.reason)
         return
-    key = "review.accepted" if accept else "review.returned"
-    await replies.send_text(
-        update,
-        replies.text(context, caller, key, unit=unit.name, period=period.title),
-        new_message=True,
-    )
-    notice = "review.accepted_notice" if accept else "review.returned_notice"
-    for contact, _ in people:
-        language = await replies.language_of(context, contact.telegram_user_id)
-        body = services.translator(language, notice, period=period.title, comment=comment or "")
-        markup = None
-        if not accept:
-            label = services.translator(language, "review.open_report_button")
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            label, callback_data=cb.build(cb.Prefix.REPORT_PERIOD, period.id)
-                        )
-                    ]
-                ]
-            )
-        try:
-            await context.bot.send_message(contact.telegram_user_id, body, reply_markup=markup)
-        except TelegramError as exc:
-            log.warning(
-                "could not tell contact %s of the review: %s", contact.telegram_user_id, exc
-            )
 
 
 def _chat(update: Update) -> int:

@@ -114,7 +114,7 @@ async def show_board(
         blocks.append("\n".join(lines))
     blocks.append(replies.text(context, caller, "status.legend"))
     for chunk in split_message(blocks):
-        await replies.send_text(update, chunk, new_message=True)
+        await replies.send_text(update, context, chunk, new_message=True)
 
 
 def _line(context: BotContext, caller: Caller, row: BoardRow) -> str:

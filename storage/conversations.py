@@ -54,3 +54,9 @@ async def delete_state(*, session: AsyncSession, chat_id: int, user_id: int) -> 
             col(ConversationState.chat_id) == chat_id, col(ConversationState.user_id) == user_id
         )
     )
+
+
+async def chats_of(*, session: AsyncSession, user_id: int) -> list[int]:
+    """The chats in which a person has a flow in progress."""
+    query = select(ConversationState.chat_id).where(col(ConversationState.user_id) == user_id)
+    return list((await session.exec(query)).all())

@@ -332,6 +332,9 @@ class OutboxMessage(SQLModel, table=True):
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     document_file_id: str | None = Field(default=None, max_length=255)
     photo_file_id: str | None = Field(default=None, max_length=255)
+    # Set: the row edits that earlier message (a keyboard replaced, «Đã nhận» updated)
+    # instead of sending a new one.
+    edit_message_id: int | None = _user_id(nullable=True)
     priority: int = 10
     status: str = Field(default="pending", max_length=12)
     not_before: datetime = _created()

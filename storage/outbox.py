@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -75,6 +75,7 @@ async def _insert_rows(
         "reply_markup": None,
         "document_file_id": None,
         "photo_file_id": None,
+        "edit_message_id": None,
         "dedup_key": None,
     }
     values = [{**defaults, **row} for row in rows]
@@ -148,6 +149,26 @@ async def mark_sent(*, session: AsyncSession, row_id: int, message_id: int, now:
     )
 
 
+async def mark_sent_many(
+    *, session: AsyncSession, sent: list[tuple[int, int]], now: datetime
+) -> None:
+    """Records Telegram's acceptance of several rows, `(row_id, message_id)` each, at once."""
+    if not sent:
+        return
+    connection = await session.connection()
+    await connection.execute(
+        update(OutboxMessage.__table__)
+        .where(OutboxMessage.__table__.c.id == bindparam("row_id"))
+        .values(
+            status=OutboxStatus.SENT.value,
+            message_id=bindparam("mid"),
+            sent_at=now,
+            last_error=None,
+        ),
+        [{"row_id": row_id, "mid": message_id} for row_id, message_id in sent],
+    )
+
+
 async def mark_retry(
     *, session: AsyncSession, row_id: int, not_before: datetime, error: str, count: bool = True
 ) -> None:
@@ -184,6 +205,19 @@ async def recover(*, session: AsyncSession) -> int:
         .values(status=OutboxStatus.PENDING.value)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release(*, session: AsyncSession, row_ids: list[int]) -> None:
+    """Rows claimed for sending go back to the queue (the interactive lane gave them up)."""
+    if row_ids:
+        await session.exec(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id).in_(row_ids),
+                OutboxMessage.status == OutboxStatus.SENDING.value,
+            )
+            .values(status=OutboxStatus.PENDING.value)
+        )
 
 
 async def next_due(*, session: AsyncSession) -> datetime | None:

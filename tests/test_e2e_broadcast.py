@@ -35,7 +35,7 @@ def clock() -> FakeClock:
 async def bot(tmp_path, clock: FakeClock) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path, clock=clock) as harness:
         # Telegram's per-chat pacing (1 message/s) would only slow these tests down.
-        harness.services.extras["dispatcher"].limiter = RateLimiter(FAST)
+        harness.services.dispatcher.limiter = RateLimiter(FAST)
         yield harness
 
 
@@ -135,7 +135,7 @@ async def _acks(bot: Harness) -> list[AnnouncementAck]:
 
 async def _quiet(bot: Harness, seconds: float = 0.3) -> None:
     """Gives the dispatcher a moment (to show that it does *not* send something)."""
-    bot.services.extras["dispatcher"].wake()
+    bot.services.dispatcher.wake()
     await asyncio.sleep(seconds)
 
 
@@ -391,7 +391,7 @@ async def test_scheduled_then_resent_automatically(bot: Harness, clock: FakeCloc
     assert "🔁 Nhắc lại" not in _labels(page)
 
     clock.now = send_at + timedelta(minutes=1)
-    bot.services.extras["dispatcher"].wake()
+    bot.services.dispatcher.wake()
     got = await _received(bot, lan, marks[lan.id], "Hạn nộp báo cáo sơ kết")
     await _received(bot, hoa, marks[hoa.id], "Hạn nộp báo cáo sơ kết")
     await _alert(bot, lan, got, ACK)

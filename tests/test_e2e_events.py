@@ -238,7 +238,7 @@ async def test_the_day_before_reminder_leads_to_the_event_page(bot: Harness) -> 
     eve = (starts.astimezone(TZ) - timedelta(days=1)).replace(hour=8, minute=1)
     bot.services.clock = FakeClock(eve.astimezone(UTC))
     marks = {u.id: bot.emu.mark(u.id) for u in (lan, hoa)}
-    dispatcher = bot.services.extras["dispatcher"]
+    dispatcher = bot.services.dispatcher
     report = await EventReminders(bot.services, wake=dispatcher.wake).run_once()
     assert report.messages == 1
     reminder = await bot.emu.wait_for_message(lan.id, contains="Ngày mai", after=marks[lan.id])

@@ -28,6 +28,7 @@ run: $(STAMP) $(CONFIG)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -18,6 +18,7 @@ from bot.errors import ConfigError, MissingTokenError
 from bot.planning import EventPolicy, Policy
 from bot.questions import PeriodKind, Template, default_templates
 from bot.ratelimit import Limits
+from storage.bloc import BlocSpec, DepartmentSpec, UnitSpec
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
@@ -129,6 +130,18 @@ class BlocConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (e.g. 'Asia/Ho_Chi_Minh')") from None
         return value
+
+    def spec(self) -> BlocSpec:
+        """The bloc as storage's `sync_bloc` takes it."""
+        return BlocSpec(
+            name=self.name,
+            year=self.year,
+            timezone=self.timezone,
+            leader=self.leader,
+            deputy=self.deputy,
+            departments=tuple(DepartmentSpec(d.code, d.name) for d in self.departments),
+            units=tuple(UnitSpec(u.code, u.name, u.department, u.short_name) for u in self.units),
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> BlocConfig:

@@ -15,12 +15,12 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
+from bot.callbacks import legacy as cb
 from bot.context import Services
 from bot.dates import END_OF_DAY, DateError, parse_local_datetime
 from bot.i18n import Html, format_datetime
 from bot.planning import EventTimes, Slot, event_slots
 from bot.reminders import SlotService
-from handlers import callback_data as cb
 from storage import bloc, outbox
 from storage import events as store
 from storage.models import Event, EventRegistration, Unit

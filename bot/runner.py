@@ -26,7 +26,7 @@ async def prepare_database(config: Config, db: Database) -> bloc.SyncReport:
     """Creates or upgrades the schema and loads the bloc, departments and units."""
     await db.upgrade()
     async with db.session() as session:
-        return await bloc.sync_bloc(session=session, bloc_config=config.bloc)
+        return await bloc.sync_bloc(session=session, bloc_config=config.bloc.spec())
 
 
 async def serve(

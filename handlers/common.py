@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Update
 from telegram.constants import ChatType
 
+from bot.callbacks import BadPayload
+from bot.callbacks.common import LanguagePick
 from bot.context import BotContext
 from bot.i18n import LANGUAGES, Html
-from handlers import callback_data as cb
+from bot.services import people
+from bot.services.errors import ServiceError
 from handlers import keyboards, replies
 from handlers.menu import COMMANDS, GROUP_COMMANDS, description_key
-from handlers.permissions import Caller, Role, forget_caller, get_caller
-from storage import settings
+from handlers.permissions import Caller, Role, get_caller
 
 
 def command_list(context: BotContext, caller: Caller, *, group: bool = False) -> Html:
@@ -67,7 +71,7 @@ async def language_menu(update: Update, context: BotContext) -> None:
     if caller is None:
         return
     buttons = [
-        (replies.text(context, caller, f"language.{code}"), cb.build(cb.Prefix.LANGUAGE, code))
+        (replies.text(context, caller, f"language.{code}"), LanguagePick(code).pack())
         for code in LANGUAGES
     ]
     await replies.reply(
@@ -80,20 +84,22 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.from_user is not None
     await query.answer()
-    code = cb.parse(query.data).args[:1]
     caller = await get_caller(update, context)
     if caller is None:
         return
-    if not code or code[0] not in LANGUAGES:
-        await replies.reply(update, context, caller, "common.stale_button")
-        return
-    async with context.services.db.session() as session:
-        await settings.set_language(
-            session=session, telegram_user_id=query.from_user.id, language=code[0]
+    try:
+        code = LanguagePick.unpack(query.data).code
+        await people.set_language(
+            context.services,
+            update_id=update.update_id,
+            user_id=caller.user_id,
+            language=code,
+            render=lambda chosen: [
+                replies.rendered(update, context, replace(caller, language=chosen), "language.set")
+            ],
         )
-    forget_caller(context, query.from_user.id)
-    caller = await get_caller(update, context)
-    await replies.reply(update, context, caller, "language.set")
+    except (BadPayload, ServiceError):
+        await replies.reply(update, context, caller, "common.stale_button")
 
 
 async def cancel(update: Update, context: BotContext) -> None:

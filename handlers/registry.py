@@ -13,6 +13,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks.common import LanguagePick
 from handlers import (
     admin,
     broadcast,
@@ -62,7 +63,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler(ALIASES["moi"], admin.invite_menu),
             CommandHandler(ALIASES["donvi"], admin.list_units),
             CommandHandler(ALIASES["thuhoi"], admin.revoke_menu),
-            CallbackQueryHandler(common.language_chosen, pattern=cb.pattern(cb.Prefix.LANGUAGE)),
+            CallbackQueryHandler(common.language_chosen, pattern=LanguagePick.pattern()),
             CallbackQueryHandler(
                 admin.invite_unit_chosen, pattern=cb.pattern(cb.Prefix.INVITE_UNIT)
             ),

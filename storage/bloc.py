@@ -7,9 +7,40 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import BlocConfig
 from storage import audit
 from storage.models import Bloc, BlocYear, Department, Unit, utcnow
+
+
+@dataclass(frozen=True)
+class DepartmentSpec:
+    """A department as the bloc's settings describe it."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """A member unit as the bloc's settings describe it."""
+
+    code: str
+    name: str
+    department: str
+    short_name: str = ""
+
+
+@dataclass(frozen=True)
+class BlocSpec:
+    """What `sync_bloc` makes the database hold (storage's own type, so storage does not
+    depend on how the configuration is read)."""
+
+    name: str
+    year: int
+    timezone: str
+    leader: str
+    deputy: str
+    departments: tuple[DepartmentSpec, ...]
+    units: tuple[UnitSpec, ...]
 
 
 @dataclass
@@ -29,7 +60,7 @@ class SyncReport:
         return any(getattr(self, name) for name in self.__dataclass_fields__)
 
 
-async def sync_bloc(*, session: AsyncSession, bloc_config: BlocConfig) -> SyncReport:
+async def sync_bloc(*, session: AsyncSession, bloc_config: BlocSpec) -> SyncReport:
     """Makes the database's bloc, departments, units and year match the config.
 
     Idempotent. Units missing from the config are retired, not deleted, so their contacts

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.i18n import LANGUAGES
+from bot.services.errors import ServiceError
+from bot.services.work import Outgoing
 from storage import contacts, settings
 from storage.models import Contact, Unit
 
@@ -44,3 +48,23 @@ async def membership(services: Services, user_id: int) -> Membership:
     found = Membership(contact, unit, language)
     cache[user_id] = (now + CALLER_TTL_SECONDS, found)
     return found
+
+
+async def set_language(
+    services: Services,
+    *,
+    update_id: int | None,
+    user_id: int,
+    language: str,
+    render: Callable[[str], Sequence[Outgoing]],
+) -> str:
+    """Stores the account's language; the confirmation (rendered in it) commits with it."""
+    if language not in LANGUAGES:
+        raise ServiceError("common.stale_button")
+    async with services.work(update_id) as work:
+        await settings.set_language(
+            session=work.session, telegram_user_id=user_id, language=language
+        )
+        work.send(*render(language))
+        work.after_commit(lambda: services.forget_user(user_id))
+    return language

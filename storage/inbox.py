@@ -39,14 +39,19 @@ async def store_updates(*, session: AsyncSession, updates: list[dict[str, Any]])
     return [r["update_id"] for r in rows]
 
 
-async def pending(*, session: AsyncSession, limit: int = 1000) -> list[InboxUpdate]:
-    """Updates stored but not yet processed, oldest first, skipping ones that keep failing."""
-    query = (
-        select(InboxUpdate)
-        .where(col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts < MAX_ATTEMPTS)
-        .order_by(col(InboxUpdate.update_id))
-        .limit(limit)
+async def pending(
+    *, session: AsyncSession, after: int | None = None, limit: int = 1000
+) -> list[InboxUpdate]:
+    """Updates stored but not yet processed, oldest first, skipping ones that keep failing.
+
+    At most `limit` of them: pass the last update id of one page as `after` for the next.
+    """
+    query = select(InboxUpdate).where(
+        col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts < MAX_ATTEMPTS
     )
+    if after is not None:
+        query = query.where(col(InboxUpdate.update_id) > after)
+    query = query.order_by(col(InboxUpdate.update_id)).limit(limit)
     return list((await session.exec(query)).all())
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.events import EventReminders
@@ -38,32 +38,52 @@ class Scheduler:
         ]
         self.tick_seconds = tick_seconds
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._current: asyncio.Task[Any] | None = None
+        self._running: set[asyncio.Task[Any]] = set()
 
     def start(self) -> None:
         """Schedules the checks; the first runs immediately."""
+        self._add(self._tick, self.tick_seconds, "reminders", datetime.now(UTC))
+        self._scheduler.start()
+
+    def _add(
+        self, job: Callable[[], Awaitable[object]], seconds: float, name: str, now: datetime
+    ) -> None:
         self._scheduler.add_job(
-            self._tick,
-            IntervalTrigger(seconds=self.tick_seconds),
-            id="reminders",
-            next_run_time=datetime.now(UTC),
+            self._tracked(job),
+            IntervalTrigger(seconds=seconds),
+            id=name,
+            next_run_time=now,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
         )
-        self._scheduler.start()
+
+    def _tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            finally:
+                self._running.discard(task)
+
+        return run
 
     async def stop(self) -> None:
-        """Stops waking anything up, and lets a check under way finish (it uses the
-        database, which closes next)."""
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        if self._current is not None and not self._current.done():
-            with contextlib.suppress(Exception):
-                await self._current
+        """Stops waking anything up, and lets a job under way finish (it uses the database,
+        which closes next) before shutting APScheduler down: its shutdown would cancel it."""
+        if not self._scheduler.running or self._scheduler.state == STATE_PAUSED:
+            return  # never started, or stopping already
+        self._scheduler.pause()
+        # A job handed to the event loop just before the pause starts on the next turn.
+        await asyncio.sleep(0)
+        if self._running:
+            await asyncio.wait(set(self._running))
+        self._scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
 
     async def _tick(self) -> None:
-        self._current = asyncio.current_task()
         for check in self.checks:
             try:
                 await check()

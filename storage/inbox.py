@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -83,13 +83,18 @@ async def max_update_id(*, session: AsyncSession) -> int | None:
     return (await session.exec(query)).first()
 
 
-async def prune(*, session: AsyncSession, older_than: timedelta = timedelta(days=7)) -> int:
-    """Deletes processed updates older than the window; keeps the newest for its id."""
+async def prune(*, session: AsyncSession, before: datetime) -> int:
+    """Deletes updates handled (without error) before `before`; returns how many.
+
+    Unprocessed, given-up and failed updates are kept, and so is the newest update
+    whatever its age: its id is where polling resumes.
+    """
     newest = await max_update_id(session=session)
     result = await session.exec(
         delete(InboxUpdate).where(
             col(InboxUpdate.processed_at).is_not(None),
-            col(InboxUpdate.received_at) < utcnow() - older_than,
+            col(InboxUpdate.processed_at) < before,
+            col(InboxUpdate.error).is_(None),
             col(InboxUpdate.update_id) != (newest or -1),
         )
     )

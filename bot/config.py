@@ -271,6 +271,17 @@ class OutboxConfig(_Strict):
         )
 
 
+class RetentionConfig(_Strict):
+    """How long finished bookkeeping rows are kept before the scheduler deletes them."""
+
+    inbox_days: int = Field(
+        default=30, ge=1, le=3650, description="days handled Telegram updates are kept"
+    )
+    outbox_days: int = Field(
+        default=180, ge=1, le=3650, description="days messages the bot sent are kept"
+    )
+
+
 class FilesConfig(_Strict):
     """Where attachments are kept (content-addressed by SHA-256)."""
 
@@ -286,6 +297,7 @@ class Config(_Strict):
     reports: ReportsConfig = ReportsConfig()
     reminders: RemindersConfig = RemindersConfig()
     outbox: OutboxConfig = OutboxConfig()
+    retention: RetentionConfig = RetentionConfig()
     bloc: BlocConfig
     path: Path | None = Field(default=None, exclude=True)
 

@@ -31,6 +31,7 @@ ALLOWED_UPDATES = [
     "my_chat_member",
     "chat_member",
 ]
+REPLAY_BATCH = 1000  # stored updates read per query when replaying
 
 
 class Inbox:
@@ -68,16 +69,27 @@ class Inbox:
                 await self._enqueue(payload)
         return len(fresh)
 
-    async def replay(self) -> int:
-        """Queues updates stored by an earlier run but never processed."""
-        async with self.db.session() as session:
-            rows = await inbox.pending(session=session)
-            await inbox.mark_started(session=session, update_ids=[r.update_id for r in rows])
-        for row in rows:
-            await self._enqueue(row.payload)
-        if rows:
-            log.info("replaying %d update(s) left unprocessed by the last run", len(rows))
-        return len(rows)
+    async def replay(self, batch: int = REPLAY_BATCH) -> int:
+        """Queues every update stored by an earlier run but never processed, oldest first.
+
+        They are read `batch` at a time (in update id order, each page after the last id of
+        the one before), so a long outage costs no more memory per query than a short one.
+        """
+        total = 0
+        after: int | None = None
+        while True:
+            async with self.db.session() as session:
+                rows = await inbox.pending(session=session, after=after, limit=batch)
+                await inbox.mark_started(session=session, update_ids=[r.update_id for r in rows])
+            for row in rows:
+                await self._enqueue(row.payload)
+            total += len(rows)
+            if len(rows) < batch:
+                break
+            after = rows[-1].update_id
+        if total:
+            log.info("replaying %d update(s) left unprocessed by the last run", total)
+        return total
 
     async def mark_done(self, update_id: int) -> None:
         """Records that an update's handlers have finished.

@@ -78,8 +78,7 @@ async def serve(
             await set_command_menus(app, services)
             await app.start()
             await dispatcher.start()
-            if config.reminders.enabled:
-                scheduler.start()
+            scheduler.start()  # reminders only if enabled; pruning always
             await inbox.replay()
             receiver: Poller | WebhookServer
             if config.telegram.mode == "webhook":

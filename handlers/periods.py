@@ -248,7 +248,11 @@ async def on_message(update: Update, context: BotContext) -> None:
 
 
 def _far_future(now: datetime) -> datetime:
-    return now.replace(year=now.year + 1)
+    """The same moment a year later (28 February after a 29 February)."""
+    try:
+        return now.replace(year=now.year + 1)
+    except ValueError:  # 29 February, and next year is not a leap year
+        return now.replace(year=now.year + 1, day=28)
 
 
 async def _confirm(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -39,14 +39,19 @@ async def store_updates(*, session: AsyncSession, updates: list[dict[str, Any]])
     return [r["update_id"] for r in rows]
 
 
-async def pending(*, session: AsyncSession, limit: int = 1000) -> list[InboxUpdate]:
-    """Updates stored but not yet processed, oldest first, skipping ones that keep failing."""
-    query = (
-        select(InboxUpdate)
-        .where(col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts < MAX_ATTEMPTS)
-        .order_by(col(InboxUpdate.update_id))
-        .limit(limit)
+async def pending(
+    *, session: AsyncSession, after: int | None = None, limit: int = 1000
+) -> list[InboxUpdate]:
+    """Updates stored but not yet processed, oldest first, skipping ones that keep failing.
+
+    At most `limit` of them: pass the last update id of one page as `after` for the next.
+    """
+    query = select(InboxUpdate).where(
+        col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts < MAX_ATTEMPTS
     )
+    if after is not None:
+        query = query.where(col(InboxUpdate.update_id) > after)
+    query = query.order_by(col(InboxUpdate.update_id)).limit(limit)
     return list((await session.exec(query)).all())
 
 
@@ -78,13 +83,18 @@ async def max_update_id(*, session: AsyncSession) -> int | None:
     return (await session.exec(query)).first()
 
 
-async def prune(*, session: AsyncSession, older_than: timedelta = timedelta(days=7)) -> int:
-    """Deletes processed updates older than the window; keeps the newest for its id."""
+async def prune(*, session: AsyncSession, before: datetime) -> int:
+    """Deletes updates handled (without error) before `before`; returns how many.
+
+    Unprocessed, given-up and failed updates are kept, and so is the newest update
+    whatever its age: its id is where polling resumes.
+    """
     newest = await max_update_id(session=session)
     result = await session.exec(
         delete(InboxUpdate).where(
             col(InboxUpdate.processed_at).is_not(None),
-            col(InboxUpdate.received_at) < utcnow() - older_than,
+            col(InboxUpdate.processed_at) < before,
+            col(InboxUpdate.error).is_(None),
             col(InboxUpdate.update_id) != (newest or -1),
         )
     )

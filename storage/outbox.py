@@ -6,13 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, delete, exists, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import OutboxMessage, utcnow
+from storage.models import AnnouncementDelivery, OutboxMessage, utcnow
 
 
 class OutboxStatus(StrEnum):
@@ -218,6 +218,24 @@ async def release(*, session: AsyncSession, row_ids: list[int]) -> None:
             )
             .values(status=OutboxStatus.PENDING.value)
         )
+
+
+async def prune(*, session: AsyncSession, before: datetime) -> int:
+    """Deletes rows sent before `before`; returns how many.
+
+    Pending, sending, failed and dead rows are kept whatever their age (they are what an
+    admin looks into), and so are the copies of announcements: the delivery report of an
+    announcement reads their status.
+    """
+    announced = exists().where(col(AnnouncementDelivery.outbox_id) == OutboxMessage.id)
+    result = await session.exec(
+        delete(OutboxMessage).where(
+            OutboxMessage.status == OutboxStatus.SENT.value,
+            col(OutboxMessage.sent_at) < before,
+            ~announced,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def next_due(*, session: AsyncSession) -> datetime | None:

@@ -53,21 +53,27 @@ class Harness:
         return await self.emu.wait_for_message(user.id, contains=contains, after=mark)
 
     async def press(self, user: Any, message: dict[str, Any], label: str) -> dict[str, Any]:
-        """Presses the inline button labelled `label` and returns the chat's resulting state."""
+        """Presses the inline button labelled `label` and returns the chat's resulting state:
+        waits for the bot to answer this press, then for the edit or the new message it
+        brings (up to 2 s: a press may only be answered with a toast)."""
+        chats = {user.id, message["chat"]["id"]}
         mark = self.emu.mark(user.id)
-        edits_before = len(self.emu.calls_to("editMessageText"))
-        self.emu.press_button_text(user, message, label)
+        calls_before = len(self.emu.calls)
+        query_id = self.emu.press_button_text(user, message, label)["callback_query"]["id"]
         await self.emu.wait_for_call(
             "answerCallbackQuery",
-            lambda c: c.params.get("callback_query_id") is not None,
+            lambda c: str(c.params.get("callback_query_id")) == query_id,
             timeout=5,
         )
-        await self.emu.wait_until_delivered()
+
+        def edited() -> bool:
+            return any(
+                c.method == "editMessageText" and c.params.get("chat_id") in chats
+                for c in self.emu.calls[calls_before:]
+            )
+
         for _ in range(100):
-            if (
-                len(self.emu.calls_to("editMessageText")) > edits_before
-                or self.emu.mark(user.id) > mark
-            ):
+            if edited() or self.emu.mark(user.id) > mark:
                 break
             await asyncio.sleep(0.02)
         return self.emu.last_message(user.id) or {}

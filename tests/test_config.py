@@ -72,6 +72,7 @@ def test_malformed_token_names_the_key(tmp_path) -> None:
         (lambda r: r["telegram"].update(base_url="api.telegram.org"), r"http"),
         (lambda r: r["telegram"].update(mode="webhook"), r"telegram\.webhook"),
         (lambda r: r["bloc"].pop("name"), r"bloc\.name: required but missing"),
+        (lambda r: r["retention"].update(inbox_days=0), r"retention\.inbox_days"),
     ],
 )
 def test_bad_values_are_reported_by_name(tmp_path, mutate, expected) -> None:

@@ -154,6 +154,18 @@ async def test_language_switch_is_per_user(bot: Harness) -> None:
     assert "Quản trị viên" in (await bot.say(bot.admin, "/toi"))["text"]
 
 
+async def test_press_waits_for_its_own_answer_not_an_earlier_one(bot: Harness) -> None:
+    menu = await bot.say(bot.admin, "/ngonngu")
+    assert (await bot.press(bot.admin, menu, "English"))["text"] == "Language set to English."
+    menu = await bot.say(bot.admin, "/ngonngu")
+    assert menu["text"] == "Choose a language:"
+    # The bot answers the press before it edits the menu; a slow answer holds the edit back
+    # longer than press() waits for an edit once the press is answered.
+    bot.emu.delays["answerCallbackQuery"] = 2.5
+    switched = await bot.press(bot.admin, menu, "Tiếng Việt")
+    assert switched["text"] == "Đã chuyển sang Tiếng Việt."
+
+
 async def test_group_chat_gets_no_private_work(bot: Harness) -> None:
     group = bot.emu.add_group(-100500, "Khối thi đua kỹ thuật", supergroup=True)
     mark = bot.emu.mark(group.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -273,6 +273,16 @@ async def test_wrong_input_gets_the_same_question_again(bot: Harness) -> None:
     )
     sub = await _submission(bot)
     assert sub.answers["so"]["v"] == "42" and "tep" not in sub.answers
+
+
+async def test_a_period_title_typed_on_29_february(tmp_path) -> None:
+    leap_day = datetime(2024, 2, 29, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
+    async with running_bot(tmp_path, clock=lambda: leap_day) as bot:
+        menu = await bot.say(bot.admin, "/kybaocao")
+        kinds = await bot.press(bot.admin, menu, "➕ Mở kỳ báo cáo mới")
+        await bot.press(bot.admin, kinds, "Báo cáo đột xuất")
+        opens = await bot.say(bot.admin, "Báo cáo nhanh tháng 2/2024")
+        assert "Mở ngay" in str(opens["reply_markup"])
 
 
 async def test_admin_opens_extends_and_closes_a_period(bot: Harness) -> None:

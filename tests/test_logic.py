@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.dates import DateError, check_period_times, parse_local_datetime
 from bot.questions import AnswerError, Question, format_number, parse_number, parse_text_answer
+from handlers.periods import _far_future
 from handlers.render import split_message
 from storage.submissions import days_late
 
@@ -129,3 +130,16 @@ def test_split_keeps_everything_under_the_limit(blocks: list[str]) -> None:
     messages = split_message(blocks, limit=1000)
     assert all(len(m) <= 1000 for m in messages)
     assert "".join("".join(messages).split()) == "".join("".join(blocks).split())
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2024, 2, 29, 9, 30, tzinfo=UTC), datetime(2025, 2, 28, 9, 30, tzinfo=UTC)),
+        (datetime(2023, 2, 28, 23, 0, tzinfo=UTC), datetime(2024, 2, 28, 23, 0, tzinfo=UTC)),
+        (datetime(2023, 5, 10, 3, 0, tzinfo=UTC), datetime(2024, 5, 10, 3, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_year_later_survives_29_february(now: datetime, expected: datetime) -> None:
+    # The period flow checks a typed title against a deadline a year away.
+    assert _far_future(now) == expected

@@ -109,8 +109,14 @@ class RunResult:
     wall_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    cpu_s: float = 0.0  # the bot process's CPU time (user + system) in the timed phase
     submissions_ok: int = 0
     failures: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        """Bot CPU per update handled: steadier than wall time on a shared machine."""
+        return 1000 * self.cpu_s / self.updates if self.updates else math.nan
 
     @property
     def rate(self) -> float:
@@ -375,6 +381,12 @@ async def verify(db: Database, period_id: int, codes: list[str]) -> tuple[int, l
     return good, problems
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_peak_rss_mb(pid: int) -> float:
     """Peak resident set size of the bot's process (VmHWM, in KiB, from /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -446,6 +458,7 @@ async def run_once(backend: str, latency: float, contacts: int, think: float = 0
             watcher = ReplyWatcher(emu)
             _log(f"{backend}, latency {latency * 1000:.0f} ms: {contacts} contacts start")
             begin = time.monotonic()
+            cpu_before = process_cpu_seconds(bot.pid)
             outcomes = await asyncio.gather(
                 *(
                     converse(emu, watcher, user, code, think)
@@ -453,6 +466,7 @@ async def run_once(backend: str, latency: float, contacts: int, think: float = 0
                 )
             )
             result.wall_s = time.monotonic() - begin
+            result.cpu_s = process_cpu_seconds(bot.pid) - cpu_before
             result.peak_rss_mb = process_peak_rss_mb(bot.pid)
             batches = watcher.batches or [0]
             _log(
@@ -531,14 +545,14 @@ def table(results: Iterable[RunResult]) -> str:
     """The figures as a fixed-width table."""
     head = (
         f"{'backend':<9}{'latency':>8}{'contacts':>9}{'updates':>8}{'wall s':>8}"
-        f"{'upd/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+        f"{'upd/s':>8}{'CPU ms/upd':>11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
         f"{'peak RSS MB':>12}{'subs OK':>10}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r.backend:<9}{f'{r.latency * 1000:.0f} ms':>8}{r.contacts:>9}{r.updates:>8}"
-            f"{r.wall_s:>8.2f}{r.rate:>8.0f}{r.percentile(50):>8.0f}{r.percentile(95):>8.0f}"
+            f"{r.wall_s:>8.2f}{r.rate:>8.0f}{r.cpu_ms_per_update:>11.2f}{r.percentile(50):>8.0f}{r.percentile(95):>8.0f}"
             f"{r.percentile(99):>8.0f}{max(r.latencies_ms, default=math.nan):>8.0f}"
             f"{r.peak_rss_mb:>12.0f}{f'{r.submissions_ok}/{r.contacts}':>10}"
         )

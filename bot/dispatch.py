@@ -113,18 +113,16 @@ class Dispatcher:
         """New rows are waiting: look now rather than at the next poll."""
         self._wake.set()
 
-    async def send_now(self, rows: list[OutboxMessage]) -> None:
+    async def send_now(self, rows: list[OutboxMessage]) -> list[tuple[int, int]]:
         """The interactive lane: sends rows a unit of work has just committed as claimed,
-        one chat's rows in order, and records them sent in one write."""
+        in order; returns `(row id, message id)` of those sent, for the caller to mark."""
         sent: list[tuple[int, int]] = []
         for row in rows:
             if not await self._send(row, interactive=True, sent=sent):
                 break  # the rest of this reply follows the failed part on the paced lane
         if len(sent) < len(rows):
             await self._release([r for r in rows if r.id not in {i for i, _ in sent}])
-        if sent:
-            async with self.db.session() as session:
-                await outbox.mark_sent_many(session=session, sent=sent, now=self.clock())
+        return sent
 
     async def _release(self, rows: list[OutboxMessage]) -> None:
         """Hands claimed rows the interactive lane did not finish back to the paced lane."""

@@ -48,6 +48,7 @@ class Inbox:
         self.db = db
         self.flush_delay = flush_delay
         self._done: list[int] = []
+        self.marked: set[int] = set()  # shared with the unit of work (see bot.services.work)
         self._flusher: asyncio.Task[None] | None = None
 
     async def accept(
@@ -98,6 +99,9 @@ class Inbox:
         of one per update. A crash in that window only means those updates are handled
         again at start-up, which the handlers tolerate (the inbox is at-least-once).
         """
+        if update_id in self.marked:  # its unit of work marked it in its own transaction
+            self.marked.discard(update_id)
+            return
         self._done.append(update_id)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon())

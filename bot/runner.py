@@ -45,6 +45,7 @@ async def serve(
         log.info("%d conversation(s) in progress resumed from the database", in_progress)
     app = build_application(config, services)
     inbox = Inbox(app, services.db)
+    inbox.marked = services.work.marked
     processor = app.update_processor
     assert isinstance(processor, ChatOrderedProcessor)
     processor.on_done = inbox.mark_done
@@ -98,6 +99,7 @@ async def serve(
                 await dispatcher.stop()
                 await app.stop()
                 await inbox.close()
+                await services.work.close()
     finally:
         await services.db.dispose()
     log.info("bot stopped")

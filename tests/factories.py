@@ -28,6 +28,7 @@ def make_config(
     telegram: dict[str, Any] | None = None,
     files: dict[str, Any] | None = None,
     reminders: dict[str, Any] | None = None,
+    outbox: dict[str, Any] | None = None,
     **bloc_overrides: Any,
 ) -> Config:
     """A validated Config built from the shipped example, pointed at a test database."""
@@ -37,6 +38,8 @@ def make_config(
     raw["files"] = files or {"dir": "/nonexistent/thidua-files"}
     if reminders:
         raw["reminders"] = reminders
+    if outbox:
+        raw["outbox"] = outbox
     raw["bloc"]["admins"] = [ADMIN_ID, SECOND_ADMIN_ID] if admins is None else admins
     raw["bloc"].update(bloc_overrides)
     return Config.model_validate(raw)

@@ -10,6 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import and_, func, or_
+from sqlmodel import col, select
+
 from bot.app import make_services
 from bot.config import Config
 from bot.context import Services
@@ -17,7 +20,7 @@ from bot.emulator import BotApiEmulator
 from bot.runner import serve
 from storage import bloc, invites, periods
 from storage.db import Database
-from storage.models import ReportPeriod
+from storage.models import InboxUpdate, OutboxMessage, ReportPeriod
 from tests.factories import ADMIN_ID, SECOND_ADMIN_ID, TOKEN, make_config
 
 BOT_USERNAME = "thidua_test_bot"
@@ -49,8 +52,40 @@ class Harness:
     async def say(self, user: Any, text: str, *, contains: str | None = None) -> dict[str, Any]:
         """Sends text as user in their private chat and returns the bot's next reply there."""
         mark = self.emu.mark(user.id)
-        self.emu.send_text(user, text)
-        return await self.emu.wait_for_message(user.id, contains=contains, after=mark)
+        update = self.emu.send_text(user, text)
+        reply = await self.emu.wait_for_message(user.id, contains=contains, after=mark)
+        if contains is None:  # the whole answer, not just its first message
+            await self.settle(int(update["update_id"]), {user.id})
+            return self.emu.last_message(user.id) or reply
+        return reply
+
+    async def settle(self, update_id: int, chats: set[int]) -> None:
+        """Waits (up to 5 s) until the bot has finished the update and sent everything due
+        to these chats (the update marked handled, no row to them waiting or being sent)."""
+        for _ in range(250):
+            async with self.db.read() as session:
+                handled = await session.get(InboxUpdate, update_id)
+                busy = (
+                    await session.exec(
+                        select(func.count()).where(
+                            col(OutboxMessage.chat_id).in_(chats),
+                            or_(
+                                col(OutboxMessage.status) == "sending",
+                                and_(
+                                    col(OutboxMessage.status) == "pending",
+                                    col(OutboxMessage.not_before) <= self.services.clock(),
+                                ),
+                            ),
+                        )
+                    )
+                ).one()
+            # Marked by a unit of work, the update may still be running (another reply to
+            # come): the processor takes it out of `marked` when its handler has finished.
+            finished = update_id not in self.services.work.marked
+            if handled is not None and handled.processed_at is not None and finished and not busy:
+                await self.emu.wait_until_delivered()
+                return
+            await asyncio.sleep(0.02)
 
     async def press(self, user: Any, message: dict[str, Any], label: str) -> dict[str, Any]:
         """Presses the inline button labelled `label` and returns the chat's resulting state:
@@ -59,7 +94,8 @@ class Harness:
         chats = {user.id, message["chat"]["id"]}
         mark = self.emu.mark(user.id)
         calls_before = len(self.emu.calls)
-        query_id = self.emu.press_button_text(user, message, label)["callback_query"]["id"]
+        pressed = self.emu.press_button_text(user, message, label)
+        query_id = pressed["callback_query"]["id"]
         await self.emu.wait_for_call(
             "answerCallbackQuery",
             lambda c: str(c.params.get("callback_query_id")) == query_id,
@@ -76,6 +112,7 @@ class Harness:
             if edited() or self.emu.mark(user.id) > mark:
                 break
             await asyncio.sleep(0.02)
+        await self.settle(int(pressed["update_id"]), chats)
         return self.emu.last_message(user.id) or {}
 
     async def invite(self, unit_code: str, ttl: timedelta = timedelta(days=7)) -> str:
@@ -139,6 +176,9 @@ async def running_bot(
         overrides.setdefault("files", {"dir": str(tmp_path / "files")})
         # Scheduled reminders only where a test asks for them (they would interleave).
         overrides.setdefault("reminders", {"enabled": False})
+        # Telegram's pacing (1 message/s per person) would only slow the tests down; tests
+        # of the pacing itself set their own.
+        overrides.setdefault("outbox", {"per_second": 1000, "private_interval": 0.0})
         config = make_config(database_url=url, base_url=emu.base_url, **overrides)
         for admin_id in config.bloc.admins:
             emu.add_user(admin_id, f"Admin {admin_id}")

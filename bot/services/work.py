@@ -13,6 +13,7 @@ one chat's replies in order. Notices to other people wait their turn on the pace
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -74,7 +75,7 @@ class Outgoing:
         return values
 
 
-Sender = Callable[[list[OutboxMessage]], Awaitable[None]]
+Sender = Callable[[list[OutboxMessage]], Awaitable[list[tuple[int, int]]]]
 
 
 @dataclass
@@ -129,18 +130,32 @@ class UnitOfWork:
         self.clock = clock
         self.sender: Sender | None = None  # the dispatcher's interactive lane, when running
         self.wake: Callable[[], None] | None = None  # tells the paced lane rows are waiting
+        # Replies Telegram accepted, (row id, message id), not yet marked sent: the next
+        # transaction marks them, or a flush right behind it (see `_record_sent`).
+        self._sent: list[tuple[int, int]] = []
+        self._flush: asyncio.Task[None] | None = None
+        self.marked: set[int] = set()  # updates marked handled by a unit of work
 
     @asynccontextmanager
     async def __call__(self, update_id: int | None = None) -> AsyncIterator[Work]:
         """One transaction; on leaving it without an error, commits and then sends."""
         claimed: list[OutboxMessage] = []
         queued = False
-        async with self.db.session() as session:
-            work = Work(session=session, now=self.clock(), update_id=update_id)
-            yield work
-            if update_id is not None:
-                await inbox.mark_processed(session=session, update_ids=[update_id])
-            claimed, queued = await self._write(work)
+        sent: list[tuple[int, int]] = []
+        try:
+            async with self.db.session() as session:
+                work = Work(session=session, now=self.clock(), update_id=update_id)
+                yield work
+                if update_id is not None:
+                    await inbox.mark_processed(session=session, update_ids=[update_id])
+                claimed, queued = await self._write(work)
+                sent, self._sent = self._sent, []
+                await outbox.mark_sent_many(session=session, sent=sent, now=work.now)
+        except BaseException:
+            self._sent[:0] = sent  # not committed: the next transaction marks them
+            raise
+        if update_id is not None:
+            self.marked.add(update_id)
         for key, flow in work._flows.items():
             if flow is None:
                 self.conversations.forget(*key)
@@ -152,9 +167,42 @@ class UnitOfWork:
             self.wake()
         if claimed and self.sender is not None:
             try:
-                await self.sender(claimed)
+                self._record_sent(await self.sender(claimed))
             except Exception:  # committed rows stay claimed; the next start sends them
                 log.exception("could not send the reply for update %s", update_id)
+
+    def _record_sent(self, sent: list[tuple[int, int]]) -> None:
+        """Marks delivered replies sent: in the next unit of work's transaction when one
+        is queued (under load, no transaction of their own), else in a flush right away.
+
+        Until the mark commits, a crash would send the reply again at the next start: the
+        window is one request plus the wait for the write lock, never a timer.
+        """
+        if not sent:
+            return
+        self._sent.extend(sent)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self.flush_sent())
+
+    async def flush_sent(self) -> None:
+        """Writes the pending `sent` marks (a no-op if a transaction took them first)."""
+        await asyncio.sleep(0)  # units of work already waiting for the lock take them
+        if not self._sent:
+            return
+        async with self.db.session() as session:
+            batch, self._sent = self._sent, []
+            if batch:
+                try:
+                    await outbox.mark_sent_many(session=session, sent=batch, now=self.clock())
+                except BaseException:
+                    self._sent[:0] = batch
+                    raise
+
+    async def close(self) -> None:
+        """Writes what is pending (before the database closes)."""
+        if self._flush is not None and not self._flush.done():
+            await asyncio.gather(self._flush, return_exceptions=True)
+        await self.flush_sent()
 
     async def _write(self, work: Work) -> tuple[list[OutboxMessage], bool]:
         """Writes the outbox rows; returns the claimed replies (as rows) and whether any

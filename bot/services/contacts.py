@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from bot.permissions import Caller
 from bot.services import notices
 from bot.services.errors import NotAllowed, ServiceError
-from bot.services.work import Outgoing
+from bot.services.work import Outgoing, Work
 from storage import bloc, contacts, invites
 from storage import conversations as flow_store
 from storage.invites import InviteOutcome as InviteOutcome  # re-exported for handlers
@@ -80,15 +80,30 @@ async def create_invite(
         unit = await bloc.get_unit(session=work.session, unit_id=unit_id)
         if unit is None or not unit.active:
             raise ServiceError(STALE)
-        issued = await invites.create_invite(
-            session=work.session,
-            unit=unit,
-            created_by=actor.user_id,
-            ttl=timedelta(days=services.config.bloc.invite_ttl_days),
-        )
-        result = Invited(issued.token, issued.unit, issued.expires_at)
+        result = await _issue(work, services, unit, created_by=actor.user_id)
         work.send(*render(result))
     return result
+
+
+async def console_invite(services: Services, *, unit_code: str, days: int | None = None) -> Invited:
+    """`thidua invite`: the operator at the console (who holds the database itself) issues
+    an invite for a unit by its code. ServiceError(cli.unknown_unit) if no active unit has it."""
+    async with services.work() as work:
+        unit = await bloc.get_unit_by_code(session=work.session, code=unit_code)
+        if unit is None or not unit.active:
+            raise ServiceError("cli.unknown_unit", code=unit_code)
+        result = await _issue(work, services, unit, created_by=None, days=days)
+    return result
+
+
+async def _issue(
+    work: Work, services: Services, unit: Unit, *, created_by: int | None, days: int | None = None
+) -> Invited:
+    ttl = timedelta(days=days or services.config.bloc.invite_ttl_days)
+    issued = await invites.create_invite(
+        session=work.session, unit=unit, created_by=created_by, ttl=ttl
+    )
+    return Invited(issued.token, issued.unit, issued.expires_at)
 
 
 # --- joining -----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from telegram import Bot
@@ -23,7 +22,9 @@ from bot.i18n import default_translator, format_datetime
 from bot.logs import setup_logging
 from bot.questions import PeriodKind
 from bot.runner import prepare_database, serve
-from storage import bloc, invites, periods, settings
+from bot.services import contacts
+from bot.services.errors import ServiceError
+from storage import bloc, periods, settings
 from storage import events as event_store
 from storage.db import Database
 from storage.models import utcnow
@@ -175,13 +176,13 @@ async def _invite(config: Config, language: str, unit_code: str, days: int | Non
         if not username:
             print(_say(language, "cli.no_username"), file=sys.stderr)
             return EXIT_CONFIG
-        async with db.session() as session:
-            unit = await bloc.get_unit_by_code(session=session, code=unit_code)
-            if unit is None or not unit.active:
-                print(_say(language, "cli.unknown_unit", code=unit_code), file=sys.stderr)
-                return EXIT_CONFIG
-            ttl = timedelta(days=days or config.bloc.invite_ttl_days)
-            issued = await invites.create_invite(session=session, unit=unit, ttl=ttl)
+        try:
+            issued = await contacts.console_invite(
+                make_services(config, db), unit_code=unit_code, days=days
+            )
+        except ServiceError as refusal:
+            print(_say(language, refusal.key, **refusal.details), file=sys.stderr)
+            return EXIT_CONFIG
     finally:
         await db.dispose()
     expires = format_datetime(issued.expires_at, config.bloc.tz, language)

@@ -1,24 +1,49 @@
-"""Admin tools for membership: invites (/moi), the unit list (/donvi), revoking (/thuhoi)."""
+"""Admin tools for membership: invites (/moi), the unit list (/donvi), revoking (/thuhoi).
+
+Each handler parses the button, lets `bot.services.contacts` do (or read) the thing, and
+renders from the catalogue; what changes commits with the reply in the service's work.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from telegram import Update
 from telegram.helpers import create_deep_linked_url
 
+from bot.callbacks import BadPayload
+from bot.callbacks.people import (
+    Cancel,
+    InvitePage,
+    InviteUnit,
+    RevokeConfirm,
+    RevokePage,
+    RevokePick,
+)
 from bot.context import BotContext
 from bot.i18n import format_datetime
+from bot.permissions import Caller
 from bot.services import contacts as contacts_service
+from bot.services.errors import ServiceError
 from bot.services.work import Outgoing
-from handlers import callback_data as cb
 from handlers import keyboards, replies
 from handlers.permissions import admin_only, get_caller
 from handlers.render import split_message
-from storage import bloc, contacts, invites
 
 log = logging.getLogger(__name__)
+
+
+async def _admin(update: Update, context: BotContext) -> Caller:
+    caller = await get_caller(update, context)
+    assert caller is not None  # admin_only let the update through
+    return caller
+
+
+async def _stale(update: Update, context: BotContext, caller: Caller, key: str) -> None:
+    await replies.reply(update, context, caller, key)
+
+
+# --- /moi --------------------------------------------------------------------------------
 
 
 @admin_only
@@ -33,21 +58,22 @@ async def invite_page(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    await _show_unit_picker(update, context, page=_int_arg(query.data))
+    try:
+        page = InvitePage.unpack(query.data).page
+    except BadPayload:
+        await _stale(update, context, await _admin(update, context), "common.stale_button")
+        return
+    await _show_unit_picker(update, context, page=page)
 
 
 async def _show_unit_picker(update: Update, context: BotContext, page: int) -> None:
-    caller = await get_caller(update, context)
-    async with context.services.db.read() as session:
-        units = await bloc.list_units(session=session)
-    items = [
-        (keyboards.button_label(u.short_name or u.name), cb.build(cb.Prefix.INVITE_UNIT, u.id))
-        for u in units
-    ]
+    caller = await _admin(update, context)
+    options = await contacts_service.invite_options(context.services, actor=caller)
+    items = [(keyboards.button_label(o.label), InviteUnit(o.unit_id).pack()) for o in options]
     markup = keyboards.paged(
         items,
         page=page,
-        page_prefix=cb.Prefix.INVITE_PAGE,
+        page_prefix=InvitePage.prefix,
         cancel_label=replies.text(context, caller, "common.cancel_button"),
     )
     await replies.reply(update, context, caller, "invite.choose_unit", markup=markup)
@@ -59,71 +85,72 @@ async def invite_unit_chosen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    caller = await get_caller(update, context)
-    assert caller is not None
+    caller = await _admin(update, context)
     services = context.services
-    async with services.db.session() as session:
-        unit = await bloc.get_unit(session=session, unit_id=_int_arg(query.data))
-        if unit is None or not unit.active:
-            issued = None
-        else:
-            issued = await invites.create_invite(
-                session=session,
-                unit=unit,
-                created_by=caller.user_id,
-                ttl=timedelta(days=services.config.bloc.invite_ttl_days),
+
+    def render(invited: contacts_service.Invited) -> list[Outgoing]:
+        return [
+            replies.rendered(
+                update,
+                context,
+                caller,
+                "invite.created",
+                unit=invited.unit.name,
+                link=create_deep_linked_url(services.bot_username, invited.token),
+                expires=format_datetime(
+                    invited.expires_at, services.config.bloc.tz, caller.language
+                ),
             )
-    if issued is None:
-        await replies.reply(update, context, caller, "common.stale_button")
-        return
-    link = create_deep_linked_url(services.bot_username, issued.token)
-    await replies.reply(
-        update,
-        context,
-        caller,
-        "invite.created",
-        unit=issued.unit.name,
-        link=link,
-        expires=format_datetime(issued.expires_at, services.config.bloc.tz, caller.language),
-    )
+        ]
+
+    try:
+        await contacts_service.create_invite(
+            services,
+            update_id=update.update_id,
+            actor=caller,
+            unit_id=InviteUnit.unpack(query.data).unit_id,
+            render=render,
+        )
+    except BadPayload:
+        await _stale(update, context, caller, "common.stale_button")
+    except ServiceError as refusal:
+        await _stale(update, context, caller, refusal.key)
+
+
+# --- /donvi ------------------------------------------------------------------------------
 
 
 @admin_only
 async def list_units(update: Update, context: BotContext) -> None:
     """Shows every unit by department with its contacts."""
-    caller = await get_caller(update, context)
-    async with context.services.db.read() as session:
-        departments = await bloc.list_departments(session=session)
-        units = await bloc.list_units(session=session)
-        rows = await contacts.list_contacts(session=session)
-    by_unit: dict[int, list[str]] = {}
-    for contact, unit in rows:
-        assert unit.id is not None
-        by_unit.setdefault(unit.id, []).append(_contact_label(contact.full_name, contact.username))
+    caller = await _admin(update, context)
+    listing = await contacts_service.unit_list(context.services, actor=caller)
     blocks: list[str] = []
-    for dept in departments:
-        dept_units = [u for u in units if u.department_id == dept.id]
+    for dept in listing.departments:
         lines = [
             replies.text(
-                context, caller, "units.department", name=dept.name, count=len(dept_units)
+                context, caller, "units.department", name=dept.name, count=len(dept.units)
             ).strip()
         ]
-        for unit in dept_units:
-            assert unit.id is not None
-            people = by_unit.get(unit.id)
+        for unit in dept.units:
+            people = [_contact_label(c.full_name, c.username) for c in unit.contacts]
             key = "units.unit_with_contacts" if people else "units.unit_no_contacts"
             lines.append(
-                replies.text(context, caller, key, name=unit.name, contacts=", ".join(people or []))
+                replies.text(context, caller, key, name=unit.name, contacts=", ".join(people))
             )
         blocks.append("\n".join(lines))
-    joined = sum(1 for u in units if u.id in by_unit)
-    header = replies.text(context, caller, "units.header", units=len(units), joined=joined)
-    for chunk in split_message([header, *blocks]):
-        await replies.send_text(update, context, chunk)
+    header = replies.text(
+        context, caller, "units.header", units=listing.units, joined=listing.joined
+    )
+    chunks = split_message([header, *blocks])
+    await replies.commit(update, context, *(replies.outgoing(update, c) for c in chunks))
 
 
 def _contact_label(name: str, username: str | None) -> str:
     return f"{name} (@{username})" if username else name
+
+
+# --- /thuhoi -----------------------------------------------------------------------------
 
 
 @admin_only
@@ -138,27 +165,31 @@ async def revoke_page(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    await _show_contact_picker(update, context, page=_int_arg(query.data))
+    try:
+        page = RevokePage.unpack(query.data).page
+    except BadPayload:
+        await _stale(update, context, await _admin(update, context), "common.stale_button")
+        return
+    await _show_contact_picker(update, context, page=page)
 
 
 async def _show_contact_picker(update: Update, context: BotContext, page: int) -> None:
-    caller = await get_caller(update, context)
-    async with context.services.db.read() as session:
-        rows = await contacts.list_contacts(session=session)
-    if not rows:
+    caller = await _admin(update, context)
+    options = await contacts_service.revoke_options(context.services, actor=caller)
+    if not options:
         await replies.reply(update, context, caller, "revoke.none")
         return
     items = [
         (
-            keyboards.button_label(f"{c.full_name} — {u.short_name or u.name}"),
-            cb.build(cb.Prefix.REVOKE_PICK, c.id),
+            keyboards.button_label(f"{o.full_name} — {o.unit_label}"),
+            RevokePick(o.contact_id).pack(),
         )
-        for c, u in rows
+        for o in options
     ]
     markup = keyboards.paged(
         items,
         page=page,
-        page_prefix=cb.Prefix.REVOKE_PAGE,
+        page_prefix=RevokePage.prefix,
         cancel_label=replies.text(context, caller, "common.cancel_button"),
     )
     await replies.reply(update, context, caller, "revoke.choose", markup=markup)
@@ -170,21 +201,24 @@ async def revoke_picked(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    caller = await get_caller(update, context)
-    contact_id = _int_arg(query.data)
-    async with context.services.db.session() as session:
-        contact = await contacts.get_contact(session=session, contact_id=contact_id)
-        unit = await bloc.get_unit(session=session, unit_id=contact.unit_id) if contact else None
-    if contact is None or unit is None or not contact.active:
-        await replies.reply(update, context, caller, "common.stale_button")
+    caller = await _admin(update, context)
+    try:
+        target = await contacts_service.revoke_target(
+            context.services, actor=caller, contact_id=RevokePick.unpack(query.data).contact_id
+        )
+    except BadPayload:
+        await _stale(update, context, caller, "common.stale_button")
+        return
+    except ServiceError as refusal:
+        await _stale(update, context, caller, refusal.key)
         return
     markup = keyboards.choices(
         [
             (
                 replies.text(context, caller, "revoke.confirm_button"),
-                cb.build(cb.Prefix.REVOKE_CONFIRM, contact_id),
+                RevokeConfirm(target.contact_id).pack(),
             ),
-            (replies.text(context, caller, "common.cancel_button"), cb.build(cb.Prefix.CANCEL)),
+            (replies.text(context, caller, "common.cancel_button"), Cancel().pack()),
         ]
     )
     await replies.reply(
@@ -192,8 +226,8 @@ async def revoke_picked(update: Update, context: BotContext) -> None:
         context,
         caller,
         "revoke.confirm",
-        name=contact.full_name,
-        unit=unit.name,
+        name=target.full_name,
+        unit=target.unit_name,
         markup=markup,
     )
 
@@ -204,8 +238,7 @@ async def revoke_confirmed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    caller = await get_caller(update, context)
-    assert caller is not None
+    caller = await _admin(update, context)
 
     def render(result: contacts_service.Revoked) -> list[Outgoing]:
         if result.contact is None or result.unit is None:
@@ -221,17 +254,18 @@ async def revoke_confirmed(update: Update, context: BotContext) -> None:
             )
         ]
 
-    await contacts_service.revoke(
-        context.services,
-        update_id=update.update_id,
-        actor=caller,
-        contact_id=_int_arg(query.data),
-        render=render,
-    )
-
-
-def _int_arg(data: str | None) -> int:
     try:
-        return cb.parse(data).int_arg(0)
-    except (ValueError, IndexError):
-        return -1
+        contact_id = RevokeConfirm.unpack(query.data).contact_id
+    except BadPayload:
+        await _stale(update, context, caller, "common.stale_button")
+        return
+    try:
+        await contacts_service.revoke(
+            context.services,
+            update_id=update.update_id,
+            actor=caller,
+            contact_id=contact_id,
+            render=render,
+        )
+    except ServiceError as refusal:
+        await _stale(update, context, caller, refusal.key)

@@ -41,18 +41,25 @@ async def on_error(update: object, context: BotContext) -> None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
+        await _apologise(update, context)
+    except Exception:  # the error handler itself must never raise
+        log.warning("could not tell the user about the error (%s)", where, exc_info=True)
+
+
+async def _apologise(update: Update, context: BotContext) -> None:
+    """«Đã có lỗi»: a toast on a button (changes nothing, answered directly), else a reply
+    committed through the outbox. With the database down the caller is unknown (the bloc's
+    language is used) and the reply cannot be written: then nothing is sent."""
+    try:
         caller = await get_caller(update, context)
     except Exception:  # the database itself may be what failed
         caller = None
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(
-                replies.text(context, caller, "common.error"), show_alert=True
-            )
-        else:
-            await replies.reply(update, context, caller, "common.error")
-    except Exception:
-        log.warning("could not tell the user about the error (%s)", where, exc_info=True)
+    if update.callback_query is not None:
+        await update.callback_query.answer(
+            replies.text(context, caller, "common.error"), show_alert=True
+        )
+        return
+    await replies.reply(update, context, caller, "common.error")
 
 
 def _describe(update: object) -> str:

@@ -1,4 +1,5 @@
-"""The bloc group: /nhom registers it; migrations and removals are followed."""
+"""The bloc group: /nhom registers it; migrations and removals are followed
+(`bot.services.groups` does each in one unit of work)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import logging
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 
-from bot.announcements import notify_admins
 from bot.context import BotContext
+from bot.services import groups
+from bot.services.errors import ServiceError
 from handlers import replies
 from handlers.permissions import get_caller
-from storage import groups
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +29,19 @@ async def register_group(update: Update, context: BotContext) -> None:
     if not caller.is_admin:
         await replies.reply(update, context, caller, "common.not_allowed")
         return
-    services = context.services
-    async with services.db.session() as session:
-        await groups.register_group(
-            session=session,
+    try:
+        await groups.register(
+            context.services,
+            update_id=update.update_id,
+            actor=caller,
             chat_id=chat.id,
             title=chat.title or "",
-            by=caller.user_id,
-            now=services.clock(),
+            render=lambda group: [
+                replies.rendered(update, context, caller, "group.registered", title=group.title)
+            ],
         )
-    await replies.reply(update, context, caller, "group.registered", title=chat.title or "")
+    except ServiceError as refusal:
+        await replies.reply(update, context, caller, refusal.key)
 
 
 async def migrated(update: Update, context: BotContext) -> None:
@@ -45,12 +49,12 @@ async def migrated(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or not message.migrate_to_chat_id:
         return
-    async with context.services.db.session() as session:
-        moved = await groups.migrate_group(
-            session=session, old_chat_id=message.chat.id, new_chat_id=message.migrate_to_chat_id
-        )
-    if moved:
-        log.info("bloc group %s migrated to %s", message.chat.id, message.migrate_to_chat_id)
+    await groups.migrate(
+        context.services,
+        update_id=update.update_id,
+        old_chat_id=message.chat.id,
+        new_chat_id=message.migrate_to_chat_id,
+    )
 
 
 async def membership_changed(update: Update, context: BotContext) -> None:
@@ -60,12 +64,4 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         return
     if change.new_chat_member.status not in (ChatMember.LEFT, ChatMember.BANNED):
         return
-    services = context.services
-    async with services.db.session() as session:
-        group = await groups.remove_group(
-            session=session, chat_id=change.chat.id, now=services.clock()
-        )
-        if group is not None:
-            await notify_admins(services, session, "group.removed_notice", title=group.title)
-    if group is not None:
-        log.warning("the bot was removed from the bloc group %s", change.chat.id)
+    await groups.removed(context.services, update_id=update.update_id, chat_id=change.chat.id)

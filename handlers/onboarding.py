@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram import Update
 from telegram.constants import ChatType
 
-from bot.config import nfc
 from bot.context import BotContext
+from bot.services import contacts
+from bot.services.contacts import InviteOutcome
+from bot.services.work import Outgoing
 from handlers import replies
 from handlers.common import command_list
-from handlers.permissions import Role, forget_caller, get_caller
+from handlers.permissions import Caller, Role, get_caller
 from handlers.reports import DEEP_LINK, start_report
-from storage import invites
-from storage.invites import InviteOutcome
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ async def start(update: Update, context: BotContext) -> None:
         await start_report(update, context)
         return
     if context.args:
-        await _join(update, context, context.args[0])
+        await _join(update, context, caller, context.args[0])
         return
     if caller.role is Role.STRANGER:
         await replies.reply(update, context, caller, "stranger.not_registered")
@@ -60,45 +61,46 @@ async def start(update: Update, context: BotContext) -> None:
     )
 
 
-async def _join(update: Update, context: BotContext, token: str) -> None:
-    """Binds the caller's account to the invite's unit and welcomes them."""
+async def _join(update: Update, context: BotContext, caller: Caller, token: str) -> None:
+    """Binds the caller's account to the invite's unit and welcomes them; the binding, the
+    welcome and the admins' notice commit together (`bot.services.contacts.join`)."""
     user = update.effective_user
     assert user is not None
-    services = context.services
-    async with services.db.session() as session:
-        result = await invites.redeem_invite(
-            session=session,
-            token=token.strip(),
-            telegram_user_id=user.id,
-            full_name=nfc(user.full_name)[:200],
-            username=user.username,
-        )
-    forget_caller(context, user.id)
-    caller = await get_caller(update, context)
-    assert caller is not None
-    if result.outcome is InviteOutcome.JOINED:
-        assert result.unit is not None
-        log.info("user %s joined unit %s", user.id, result.unit.code)
-        await replies.reply(
-            update,
-            context,
-            caller,
-            "start.joined",
-            name=caller.full_name,
-            unit=result.unit.name,
-            commands=command_list(context, caller),
-        )
-        await replies.notify_admins(
-            context,
-            "admin.contact_joined",
-            exclude=user.id,
-            name=caller.full_name,
-            unit=result.unit.name,
-        )
-        return
-    if result.outcome is InviteOutcome.ALREADY_MEMBER:
-        unit_name = result.unit.name if result.unit else ""
-        await replies.reply(update, context, caller, "start.already_member", unit=unit_name)
-        return
-    log.info("user %s presented a bad invite token: %s", user.id, result.outcome.value)
-    await replies.reply(update, context, caller, _OUTCOME_KEYS[result.outcome])
+
+    def render(result: contacts.Joined) -> list[Outgoing]:
+        if result.outcome is InviteOutcome.JOINED:
+            assert result.unit is not None
+            member = replace(
+                caller,
+                role=Role.ADMIN if caller.is_admin else Role.CONTACT,
+                contact=result.contact,
+                unit=result.unit,
+            )
+            return [
+                replies.rendered(
+                    update,
+                    context,
+                    member,
+                    "start.joined",
+                    name=member.full_name,
+                    unit=result.unit.name,
+                    commands=command_list(context, member),
+                )
+            ]
+        if result.outcome is InviteOutcome.ALREADY_MEMBER:
+            unit_name = result.unit.name if result.unit else ""
+            return [
+                replies.rendered(update, context, caller, "start.already_member", unit=unit_name)
+            ]
+        return [replies.rendered(update, context, caller, _OUTCOME_KEYS[result.outcome])]
+
+    await contacts.join(
+        context.services,
+        update_id=update.update_id,
+        user_id=user.id,
+        full_name=user.full_name,
+        username=user.username,
+        token=token,
+        render=render,
+    )
+    context.cache.pop("caller", None)

@@ -14,6 +14,14 @@ from telegram.ext import (
 )
 
 from bot.callbacks.common import LanguagePick
+from bot.callbacks.people import (
+    Cancel,
+    InvitePage,
+    InviteUnit,
+    RevokeConfirm,
+    RevokePage,
+    RevokePick,
+)
 from handlers import (
     admin,
     broadcast,
@@ -64,16 +72,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler(ALIASES["donvi"], admin.list_units),
             CommandHandler(ALIASES["thuhoi"], admin.revoke_menu),
             CallbackQueryHandler(common.language_chosen, pattern=LanguagePick.pattern()),
-            CallbackQueryHandler(
-                admin.invite_unit_chosen, pattern=cb.pattern(cb.Prefix.INVITE_UNIT)
-            ),
-            CallbackQueryHandler(admin.invite_page, pattern=cb.pattern(cb.Prefix.INVITE_PAGE)),
-            CallbackQueryHandler(admin.revoke_picked, pattern=cb.pattern(cb.Prefix.REVOKE_PICK)),
-            CallbackQueryHandler(admin.revoke_page, pattern=cb.pattern(cb.Prefix.REVOKE_PAGE)),
-            CallbackQueryHandler(
-                admin.revoke_confirmed, pattern=cb.pattern(cb.Prefix.REVOKE_CONFIRM)
-            ),
-            CallbackQueryHandler(common.cancel, pattern=cb.pattern(cb.Prefix.CANCEL)),
+            CallbackQueryHandler(admin.invite_unit_chosen, pattern=InviteUnit.pattern()),
+            CallbackQueryHandler(admin.invite_page, pattern=InvitePage.pattern()),
+            CallbackQueryHandler(admin.revoke_picked, pattern=RevokePick.pattern()),
+            CallbackQueryHandler(admin.revoke_page, pattern=RevokePage.pattern()),
+            CallbackQueryHandler(admin.revoke_confirmed, pattern=RevokeConfirm.pattern()),
+            CallbackQueryHandler(common.cancel, pattern=Cancel.pattern()),
             CallbackQueryHandler(
                 reports.period_picked, pattern=cb.pattern(cb.Prefix.REPORT_PERIOD)
             ),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from storage import bloc
+from storage import bloc, invites
 from storage.models import Contact
 from tests.factories import ADMIN_ID
 from tests.process import crash_bot
@@ -54,3 +56,31 @@ async def test_revocation_reply_and_notice_survive_a_kill_after_commit(tmp_path)
         assert len(_edits(bot.emu, ADMIN_ID, "Đã thu hồi")) == 1
         notices = [m for m in bot.emu.sent_messages(contact.id) if "thu hồi" in m["text"]]
         assert len(notices) == 1
+
+
+JOINER = 7102
+
+
+async def test_joining_welcome_and_admin_notice_survive_a_kill_after_commit(tmp_path) -> None:
+    async with crash_bot(tmp_path) as bot:
+        async with bot.db.session() as session:
+            unit = await bloc.get_unit_by_code(session=session, code="GT-02")
+            assert unit is not None
+            issued = await invites.create_invite(session=session, unit=unit, ttl=timedelta(days=1))
+        joiner = bot.emu.add_user(JOINER, "Lan")
+        await bot.start()
+
+        bot.hold_sends()
+        bot.emu.send_text(joiner, f"/start {issued.token}")
+        await bot.wait_for_outbox(JOINER, lambda row: "Xin chào" in row.text)
+        await bot.wait_for_outbox(ADMIN_ID, lambda row: "Lan" in row.text)
+        await bot.restart_after_kill()
+
+        await bot.emu.wait_for_message(JOINER, contains="Xin chào", timeout=15)
+        await bot.emu.wait_for_message(ADMIN_ID, contains="Lan", timeout=15)
+        await bot.emu.wait_until_delivered()
+        welcomes = [m for m in bot.emu.sent_messages(JOINER) if "Xin chào" in m["text"]]
+        notices = [m for m in bot.emu.sent_messages(ADMIN_ID) if "Lan" in m["text"]]
+        assert len(welcomes) == 1 and len(notices) == 1
+        # The replayed /start finds the update handled: no second "already a member" reply.
+        assert not [m for m in bot.emu.sent_messages(JOINER) if "đã là cán bộ" in m["text"]]

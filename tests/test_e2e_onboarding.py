@@ -194,7 +194,7 @@ async def test_an_error_is_apologised_for_and_the_bot_goes_on(
     async def broken(**_: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("handlers.admin.bloc.list_units", broken)
+    monkeypatch.setattr("storage.bloc.list_units", broken)
     reply = await bot.say(bot.admin, "/moi")
     assert "đã có lỗi" in reply["text"]
     monkeypatch.undo()

@@ -338,13 +338,11 @@ async def review(
     (and, when given, the revision, which any edit or review moves on). If the submission
     changed meanwhile, `ReviewConflict` is raised and nothing is written.
     """
-    submission = await get_submission(session=session, submission_id=submission_id)
-    if submission is None or submission.version == 0:
-        raise NotEditable("review.nothing_submitted")
     status = SubmissionStatus.ACCEPTED if accept else SubmissionStatus.RETURNED
     condition = [
         col(Submission.id) == submission_id,
         col(Submission.version) == expected_version,
+        col(Submission.version) > 0,
     ]
     if expected_revision is not None:
         condition.append(col(Submission.revision) == expected_revision)
@@ -361,6 +359,9 @@ async def review(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        current = await get_submission(session=session, submission_id=submission_id)
+        if current is None or current.version == 0:
+            raise NotEditable("review.nothing_submitted")
         raise ReviewConflict(submission_id)
     await audit.record(
         session=session,

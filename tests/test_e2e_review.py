@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from bot.callbacks import BadPayload
+from bot.callbacks.review import NO_REVISION, ReviewAction, ReviewButton, StatusPeriod
 from storage import submissions
 from storage.models import Submission, utcnow
 from tests.harness import ADMIN_ID, Harness, running_bot
@@ -146,3 +148,16 @@ async def test_return_pressed_on_a_changed_page_shows_the_new_version(bot: Harne
     assert "Đã trả lại" in done["text"]
     sub = await _submission(bot)
     assert sub.status == "returned" and sub.review_comment == "Bổ sung số liệu"
+
+
+def test_review_buttons_keep_their_old_shape() -> None:
+    for old in ("rv:p:3", "rv:pg:3:2", "rv:u:12", "rv:v:12:1", "rv:f:12:2", "rv:a:12", "rv:r:12"):
+        assert ReviewButton.unpack(old).pack() == old
+    accept = ReviewButton(ReviewAction.ACCEPT, 12, 2, 7)
+    assert accept.pack() == "rv:a:12:2:7" and ReviewButton.unpack("rv:a:12:2:7") == accept
+    assert ReviewButton.unpack("rv:a:12").revision == NO_REVISION  # refused as "changed"
+    assert ReviewButton.page_prefix(3) == "rv:pg:3"
+    assert StatusPeriod.unpack("st:4").period_id == 4
+    for forged in ("rv:zz:1", "rv:a:1:2:3:4", "rv:a:99999999999999999999", "st:x", "rv"):
+        with pytest.raises(BadPayload):
+            (StatusPeriod if forged.startswith("st") else ReviewButton).unpack(forged)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.callbacks import BadPayload
+from bot.callbacks.review import StatusPeriod
 from bot.context import BotContext
 from bot.i18n import format_datetime
-from handlers import callback_data as cb
+from bot.services import status as service
 from handlers import replies
 from handlers.permissions import Caller, admin_only, get_caller
 from handlers.render import split_message
-from storage import periods, submissions
 from storage.models import ReportPeriod
 from storage.submissions import BoardRow, BoardState
 
@@ -28,19 +30,23 @@ ICONS = {
 
 
 async def choose_period(
-    update: Update, context: BotContext, caller: Caller, prefix: str
+    update: Update,
+    context: BotContext,
+    caller: Caller,
+    button: str | Callable[[int], str],
 ) -> ReportPeriod | None:
-    """The period to act on: the only recent one, or None after offering a choice."""
-    async with context.services.db.read() as session:
-        recent = await periods.list_periods(session=session, limit=8)
-    if not recent:
+    """The period to act on: the only recent one, or None after offering a choice.
+
+    `button(period_id)` is a period button's callback data (or a legacy prefix string).
+    """
+    found = await service.recent_periods(context.services, actor=caller)
+    if not found.recent:
         await replies.reply(update, context, caller, "period.none")
         return None
-    now = context.services.clock()
-    live = [p for p in recent if periods.status_of(p, now) is periods.PeriodStatus.OPEN]
-    if len(live) == 1 and len(recent) == 1:
-        return live[0]
-    rows = [[InlineKeyboardButton(p.title, callback_data=cb.build(prefix, p.id))] for p in recent]
+    if found.only is not None:
+        return found.only
+    data = button if callable(button) else (lambda period_id: f"{button}:{period_id}")
+    rows = [[InlineKeyboardButton(p.title, callback_data=data(p.id or 0))] for p in found.recent]
     await replies.reply(
         update, context, caller, "status.pick_period", markup=InlineKeyboardMarkup(rows)
     )
@@ -52,9 +58,11 @@ async def status_command(update: Update, context: BotContext) -> None:
     """/tinhhinh: the board for the current period (or a choice of periods)."""
     caller = await get_caller(update, context)
     assert caller is not None
-    period = await choose_period(update, context, caller, cb.Prefix.STATUS)
+    period = await choose_period(
+        update, context, caller, lambda period_id: StatusPeriod(period_id).pack()
+    )
     if period is not None:
-        await show_board(update, context, caller, period)
+        await show_board(update, context, caller, period.id or 0)
 
 
 @admin_only
@@ -66,24 +74,32 @@ async def status_period_picked(update: Update, context: BotContext) -> None:
     caller = await get_caller(update, context)
     assert caller is not None
     try:
-        period_id = cb.parse(query.data).int_arg()
-    except (ValueError, IndexError):
+        period_id = StatusPeriod.unpack(query.data).period_id
+    except BadPayload:
         period_id = -1
-    async with context.services.db.session() as session:
-        period = await periods.get_period(session=session, period_id=period_id)
-    if period is None:
+    await show_board(update, context, caller, period_id)
+
+
+async def show_board(update: Update, context: BotContext, caller: Caller, period_id: int) -> None:
+    """Totals first, then each department's units with an icon for their state."""
+    board = await service.board(context.services, actor=caller, period_id=period_id)
+    if board is None:
         await replies.reply(update, context, caller, "common.stale_button")
         return
-    await show_board(update, context, caller, period)
+    await replies.commit(
+        update,
+        context,
+        *(
+            replies.outgoing(update, chunk, new_message=True)
+            for chunk in board_messages(context, caller, board)
+        ),
+    )
 
 
-async def show_board(
-    update: Update, context: BotContext, caller: Caller, period: ReportPeriod
-) -> None:
-    """Totals first, then each department's units with an icon for their state."""
+def board_messages(context: BotContext, caller: Caller, board: service.Board) -> list[str]:
+    """The board as Telegram HTML, cut to message size."""
     services = context.services
-    async with services.db.read() as session:
-        rows = await submissions.board(session=session, period_id=period.id or 0)
+    period, rows = board.period, board.rows
     counts = Counter(row.state for row in rows)
     totals = " · ".join(
         f"{ICONS[state]} {replies.text(context, caller, f'status.state_{state.value}')}: "
@@ -97,9 +113,7 @@ async def show_board(
         title=period.title,
         total=len(rows),
         deadline=format_datetime(period.deadline_at, services.config.bloc.tz, caller.language),
-        status=replies.text(
-            context, caller, f"period.status_{periods.status_of(period, services.clock()).value}"
-        ),
+        status=replies.text(context, caller, f"period.status_{board.status.value}"),
     )
     blocks = [header + "\n" + totals]
     department_id: int | None = None
@@ -113,8 +127,7 @@ async def show_board(
     if lines:
         blocks.append("\n".join(lines))
     blocks.append(replies.text(context, caller, "status.legend"))
-    for chunk in split_message(blocks):
-        await replies.send_text(update, context, chunk, new_message=True)
+    return split_message(blocks)
 
 
 def _line(context: BotContext, caller: Caller, row: BoardRow) -> str:

@@ -60,6 +60,11 @@ class RevisionConflict(Exception):
         self.submission_id = submission_id
 
 
+class ReviewConflict(RevisionConflict):
+    """The submission has a newer version, or was edited or reviewed, since the admin's
+    page was shown: the decision is refused and nothing is written."""
+
+
 class NotEditable(Exception):
     """The submission cannot change now; `reason` is a catalogue key."""
 
@@ -320,33 +325,54 @@ async def review(
     *,
     session: AsyncSession,
     submission_id: int,
+    expected_version: int,
+    expected_revision: int | None = None,
     accept: bool,
     admin_id: int,
     now: datetime,
     comment: str | None = None,
 ) -> Submission:
-    """Accepts the submission, or returns it for revision with a comment."""
-    submission = await get_submission(session=session, submission_id=submission_id)
-    if submission is None or submission.version == 0:
-        raise NotEditable("review.nothing_submitted")
+    """Accepts the submission, or returns it for revision with a comment.
+
+    The decision is about the version the admin was shown: compare-and-set on the version
+    (and, when given, the revision, which any edit or review moves on). If the submission
+    changed meanwhile, `ReviewConflict` is raised and nothing is written.
+    """
     status = SubmissionStatus.ACCEPTED if accept else SubmissionStatus.RETURNED
-    fresh = await _bump(
-        session,
-        submission,
-        submission.revision,
-        status=status.value,
-        reviewed_by=admin_id,
-        reviewed_at=now,
-        review_comment=comment,
+    condition = [
+        col(Submission.id) == submission_id,
+        col(Submission.version) == expected_version,
+        col(Submission.version) > 0,
+    ]
+    if expected_revision is not None:
+        condition.append(col(Submission.revision) == expected_revision)
+    result = await session.exec(
+        update(Submission)
+        .where(*condition)
+        .values(
+            revision=Submission.revision + 1,
+            status=status.value,
+            reviewed_by=admin_id,
+            reviewed_at=now,
+            review_comment=comment,
+        )
+        .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        current = await get_submission(session=session, submission_id=submission_id)
+        if current is None or current.version == 0:
+            raise NotEditable("review.nothing_submitted")
+        raise ReviewConflict(submission_id)
     await audit.record(
         session=session,
         action=f"submission.{status.value}",
         actor_user_id=admin_id,
         target=f"submission:{submission_id}",
-        version=submission.version,
+        version=expected_version,
         comment=comment,
     )
+    fresh = await get_submission(session=session, submission_id=submission_id)
+    assert fresh is not None
     return fresh
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
-from storage import bloc, invites
-from storage.models import Contact
+from storage import bloc, invites, periods, submissions
+from storage.models import Contact, Submission, utcnow
 from tests.factories import ADMIN_ID
 from tests.process import crash_bot
 
@@ -84,3 +86,84 @@ async def test_joining_welcome_and_admin_notice_survive_a_kill_after_commit(tmp_
         assert len(welcomes) == 1 and len(notices) == 1
         # The replayed /start finds the update handled: no second "already a member" reply.
         assert not [m for m in bot.emu.sent_messages(JOINER) if "đã là cán bộ" in m["text"]]
+
+
+LAN, HOA = 7201, 7202
+
+
+async def _submitted_report(bot) -> None:
+    """A period open now, two contacts of GT-02, and version 1 of their report submitted."""
+    now = utcnow()
+    async with bot.db.session() as session:
+        unit = await bloc.get_unit_by_code(session=session, code="GT-02")
+        assert unit is not None
+        for user_id, name in ((LAN, "Lan"), (HOA, "Hoa")):
+            session.add(Contact(unit_id=unit.id, telegram_user_id=user_id, full_name=name))
+        period = await periods.create_period(
+            session=session,
+            kind="adhoc",
+            title="Báo cáo nhanh",
+            year=bot.config.bloc.year,
+            opens_at=now - timedelta(hours=1),
+            deadline_at=now + timedelta(days=7),
+            questions=[
+                q.model_dump(mode="json") for q in bot.config.reports.template("adhoc").questions
+            ],
+            late_days=bot.config.reports.late_days,
+        )
+        draft = await submissions.get_or_create(
+            session=session, period_id=period.id, unit_id=unit.id
+        )
+        await session.flush()
+        answered = await submissions.save_answer(
+            session=session,
+            submission_id=draft.id,
+            expected_revision=draft.revision,
+            key="noi_dung",
+            value="Bản đầu tiên",
+            user_id=LAN,
+            now=now,
+        )
+        await submissions.submit(
+            session=session,
+            submission_id=draft.id,
+            expected_revision=answered.revision,
+            required_keys=["noi_dung"],
+            user_id=LAN,
+            now=now,
+        )
+    bot.emu.add_user(LAN, "Lan")
+    bot.emu.add_user(HOA, "Hoa")
+
+
+async def test_a_review_decision_survives_a_kill_after_commit(tmp_path) -> None:
+    async with crash_bot(tmp_path) as bot:
+        await _submitted_report(bot)
+        await bot.start()
+        admin = bot.emu.state.users[ADMIN_ID]
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.send_text(admin, "/duyet")
+        units = await bot.emu.wait_for_message(ADMIN_ID, contains="đơn vị đã nộp", after=mark)
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.press_button_text(admin, units, "✅ Ban Quản lý bảo trì đường bộ (ví dụ)")
+        page = await bot.emu.wait_for_message(ADMIN_ID, contains="phiên bản 1/1", after=mark)
+
+        bot.hold_sends()
+        bot.emu.press_button_text(admin, page, "✅ Chấp nhận")
+        await bot.wait_for_outbox(ADMIN_ID, lambda row: "Đã chấp nhận" in row.text)
+        await bot.restart_after_kill()
+
+        for user_id in (LAN, HOA):
+            await bot.emu.wait_for_message(user_id, contains="chấp nhận", timeout=15)
+        await bot.emu.wait_for_message(ADMIN_ID, contains="Đã chấp nhận", timeout=15)
+        await bot.emu.wait_until_delivered()
+        await asyncio.sleep(0.5)  # room for a duplicate to show up, were there one
+        admin_log = [m["text"] for m in bot.emu.sent_messages(ADMIN_ID)]
+        assert len([t for t in admin_log if "Đã chấp nhận" in t]) == 1
+        assert not [t for t in admin_log if "đã thay đổi" in t]  # the press was not replayed
+        for user_id in (LAN, HOA):
+            notices = [m for m in bot.emu.sent_messages(user_id) if "chấp nhận" in m["text"]]
+            assert len(notices) == 1
+        async with bot.db.read() as session:
+            submission = (await session.exec(select(Submission))).one()
+        assert submission.status == "accepted" and submission.reviewed_by == ADMIN_ID

@@ -162,7 +162,10 @@ async def test_review_return_then_accept(bot: Harness) -> None:
     await bot.say(lan, "/baocao")
     q2 = await bot.say(lan, "Bản đầu tiên")
     preview = await bot.press(lan, q2, "Bỏ qua")
+    admin_mark = bot.emu.mark(ADMIN_ID)
     await bot.press(lan, preview, "✅ Nộp báo cáo")
+    # The admins' notice of the submission first, so it does not land amid the review.
+    await bot.emu.wait_for_message(ADMIN_ID, contains="đã nộp", after=admin_mark)
 
     units = await bot.say(bot.admin, "/duyet", contains="đơn vị đã nộp")
     assert "1 đơn vị đã nộp" in units["text"]
@@ -174,7 +177,9 @@ async def test_review_return_then_accept(bot: Harness) -> None:
     await bot.say(bot.admin, "Bổ sung số liệu quý II", contains="Đã trả lại")
     notice = await bot.emu.wait_for_message(lan.id, after=lan_mark)
     assert "Bổ sung số liệu quý II" in notice["text"]
-    reopened = await bot.press(lan, notice, "Mở báo cáo để sửa")
+    reopen_mark = bot.emu.mark(lan.id)
+    await bot.press(lan, notice, "Mở báo cáo để sửa")  # the returned note, then the preview
+    reopened = await bot.emu.wait_for_message(lan.id, contains="Xem lại báo cáo", after=reopen_mark)
     assert "Nộp báo cáo" in str(reopened["reply_markup"])  # preview of the returned report
     returned_note = [
         m for m in bot.emu.sent_messages(lan.id) if "trả lại để chỉnh sửa" in m["text"]
@@ -182,8 +187,10 @@ async def test_review_return_then_accept(bot: Harness) -> None:
     assert returned_note
     q1 = await bot.press(lan, reopened, "Sửa câu 1")
     preview = await bot.say(lan, "Bản thứ hai, đã bổ sung số liệu quý II")
+    admin_mark = bot.emu.mark(ADMIN_ID)
     done = await bot.press(lan, preview, "✅ Nộp báo cáo")
     assert "phiên bản 2" in done["text"] and q1
+    await bot.emu.wait_for_message(ADMIN_ID, contains="đã nộp", after=admin_mark)
 
     units = await bot.say(bot.admin, "/duyet", contains="đơn vị đã nộp")
     shown = await bot.press(bot.admin, units, f"✅ {UNIT}")

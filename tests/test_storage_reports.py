@@ -13,7 +13,7 @@ from storage import bloc, periods, submissions
 from storage.db import Database
 from storage.models import ReportPeriod, Unit, utcnow
 from storage.periods import PeriodStatus, status_of
-from storage.submissions import BoardState, NotEditable, RevisionConflict
+from storage.submissions import BoardState, NotEditable, ReviewConflict, RevisionConflict
 
 
 async def _period(
@@ -187,11 +187,17 @@ async def test_review_and_the_board(seeded: Database) -> None:
     await _answer(seeded, subs[2].id, 0, "noi_dung", "chưa xong")
     async with seeded.session() as session:
         await submissions.review(
-            session=session, submission_id=subs[0].id, accept=True, admin_id=9, now=utcnow()
+            session=session,
+            submission_id=subs[0].id,
+            expected_version=1,
+            accept=True,
+            admin_id=9,
+            now=utcnow(),
         )
         returned = await submissions.review(
             session=session,
             submission_id=subs[1].id,
+            expected_version=1,
             accept=False,
             admin_id=9,
             now=utcnow(),
@@ -199,7 +205,12 @@ async def test_review_and_the_board(seeded: Database) -> None:
         )
         with pytest.raises(NotEditable):
             await submissions.review(
-                session=session, submission_id=subs[2].id, accept=True, admin_id=9, now=utcnow()
+                session=session,
+                submission_id=subs[2].id,
+                expected_version=1,
+                accept=True,
+                admin_id=9,
+                now=utcnow(),
             )
         board = await submissions.board(session=session, period_id=period.id)
     assert returned.status == "returned" and returned.review_comment == "Bổ sung"
@@ -221,6 +232,62 @@ async def test_review_and_the_board(seeded: Database) -> None:
                 user_id=1,
                 now=utcnow(),
             )
+
+
+async def test_review_is_a_compare_and_set_on_the_version_shown(seeded: Database) -> None:
+    period = await _period(seeded)
+    sub = await _draft(seeded, period, await _unit(seeded))
+    answered = await _answer(seeded, sub.id, 0, "noi_dung", "bản 1")
+
+    async def submit(revision: int) -> None:
+        async with seeded.session() as session:
+            await submissions.submit(
+                session=session,
+                submission_id=sub.id,
+                expected_revision=revision,
+                required_keys=["noi_dung"],
+                user_id=1,
+                now=utcnow(),
+            )
+
+    await submit(answered.revision)
+    edited = await _answer(seeded, sub.id, answered.revision + 1, "noi_dung", "bản 2")
+    await submit(edited.revision)  # version 2 arrives while the admin looks at version 1
+    async with seeded.session() as session:
+        with pytest.raises(ReviewConflict):
+            await submissions.review(
+                session=session,
+                submission_id=sub.id,
+                expected_version=1,
+                accept=True,
+                admin_id=9,
+                now=utcnow(),
+            )
+    async with seeded.session() as session:
+        fresh = await submissions.get_submission(session=session, submission_id=sub.id)
+        assert fresh is not None and fresh.status == "submitted" and fresh.reviewed_by is None
+        seen = fresh.revision
+        # The right version but an older revision (an edit or a review since): refused too.
+        with pytest.raises(ReviewConflict):
+            await submissions.review(
+                session=session,
+                submission_id=sub.id,
+                expected_version=2,
+                expected_revision=seen - 1,
+                accept=True,
+                admin_id=9,
+                now=utcnow(),
+            )
+        accepted = await submissions.review(
+            session=session,
+            submission_id=sub.id,
+            expected_version=2,
+            expected_revision=seen,
+            accept=True,
+            admin_id=9,
+            now=utcnow(),
+        )
+    assert accepted.status == "accepted" and accepted.revision == seen + 1
 
 
 async def test_closed_and_scheduled_periods_refuse_edits(seeded: Database, config: Config) -> None:

@@ -14,12 +14,12 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
-from bot import announcements
 from bot.context import BotContext, Services
 from bot.conversations import Flow
 from bot.dates import DateError, parse_local_datetime
 from bot.i18n import Html, format_datetime
 from bot.questions import MAX_FILE_BYTES
+from bot.services import announcements
 from bot.services.work import Outgoing
 from handlers import callback_data as cb
 from handlers import keyboards, replies
@@ -77,7 +77,7 @@ class Action(StrEnum):
 
 
 class Audience(StrEnum):
-    """Who an announcement goes to (the kinds `bot.announcements.recipients` knows)."""
+    """Who an announcement goes to (the kinds `bot.services.announcements.recipients` knows)."""
 
     ALL = "all"
     DEPARTMENTS = "departments"

@@ -7,8 +7,8 @@ import logging
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 
-from bot.announcements import notify_admins
 from bot.context import BotContext
+from bot.services.announcements import notify_admins
 from handlers import replies
 from handlers.permissions import get_caller
 from storage import groups

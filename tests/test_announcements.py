@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot import announcements
 from bot.app import make_services
 from bot.config import Config
 from bot.context import Services
+from bot.services import announcements
 from storage import announcements as store
 from storage import bloc, groups, outbox
 from storage.db import Database

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.announcements import publish
 from bot.app import make_services
 from bot.config import load_config
 from bot.emulator import BotApiEmulator
 from bot.runner import prepare_database
+from bot.services.announcements import publish
 from storage import bloc
 from storage.db import Database
 from storage.models import Contact, OutboxMessage

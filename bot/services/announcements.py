@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, select
 
-from bot.context import Services
 from storage import announcements as store
 from storage import audit, contacts, groups, outbox
 from storage import reminders as roster
 from storage.announcements import Recipient
 from storage.models import Announcement, Contact, OutboxMessage, Unit
 from storage.outbox import Priority
+
+if TYPE_CHECKING:
+    from bot.context import Services
 
 log = logging.getLogger(__name__)
 

@@ -61,11 +61,11 @@ async def membership_changed(update: Update, context: BotContext) -> None:
     if change.new_chat_member.status not in (ChatMember.LEFT, ChatMember.BANNED):
         return
     services = context.services
-    async with services.db.session() as session:
+    async with services.work(update.update_id) as work:
         group = await groups.remove_group(
-            session=session, chat_id=change.chat.id, now=services.clock()
+            session=work.session, chat_id=change.chat.id, now=services.clock()
         )
         if group is not None:
-            await notify_admins(services, session, "group.removed_notice", title=group.title)
+            await notify_admins(work, services, "group.removed_notice", title=group.title)
     if group is not None:
         log.warning("the bot was removed from the bloc group %s", change.chat.id)

@@ -10,6 +10,10 @@ from bot.callbacks import BadPayload
 from bot.callbacks.announcements import Ack, Action, Audience, BroadcastButton
 from bot.conversations import Flow
 from handlers.broadcast import SPEC, Draft, Step
+from storage import outbox
+from storage.models import ConversationState
+from tests.factories import ADMIN_ID
+from tests.harness import running_bot
 
 
 def test_buttons_already_sent_keep_working() -> None:
@@ -53,3 +57,39 @@ def test_a_flow_saved_by_the_untyped_version_loads() -> None:
     assert draft.attachment is not None and draft.attachment.name == "ke-hoach.docx"
     again = SPEC.load(SPEC.place(Step.CONFIRM, state))
     assert again == state
+
+
+PREVIEW = "Kiểm tra lại trước khi gửi"
+
+
+async def test_a_step_whose_reply_cannot_be_written_stays_where_it_was(
+    tmp_path, monkeypatch
+) -> None:
+    """The step's new place and its messages are one transaction: when the preview cannot
+    be written, the flow does not move on, and the same press then shows it (before, the
+    step was saved first and the press was answered "stale button")."""
+    async with running_bot(tmp_path) as bot:
+        listing = await bot.say(bot.admin, "/thongbao")
+        await bot.press(bot.admin, listing, "➕ Thông báo mới")
+        ask_file = await bot.say(bot.admin, "Họp giao ban", contains="Gửi kèm")
+        audience = await bot.press(bot.admin, ask_file, "Bỏ qua")
+        schedule = await bot.press(bot.admin, audience, "Chỉ quản trị viên")
+        assert "Gửi ngay" in schedule["text"]
+
+        async def failing(**_: object) -> list[int]:
+            raise RuntimeError("the outbox cannot be written")
+
+        real = outbox.enqueue_many
+        monkeypatch.setattr(outbox, "enqueue_many", failing)
+        await bot.press(bot.admin, schedule, "Gửi ngay")
+        monkeypatch.setattr(outbox, "enqueue_many", real)
+        flow = bot.services.conversations.get(ADMIN_ID, ADMIN_ID)
+        assert flow is not None and flow.step == Step.SCHEDULE
+        async with bot.services.db.read() as session:
+            stored = await session.get(ConversationState, (ADMIN_ID, ADMIN_ID))
+        assert stored is not None and stored.step == Step.SCHEDULE
+
+        preview = await bot.press(bot.admin, schedule, "Gửi ngay")
+        assert PREVIEW in preview["text"]
+        labels = [b["text"] for row in preview["reply_markup"]["inline_keyboard"] for b in row]
+        assert "✅ Gửi" in labels

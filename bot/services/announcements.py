@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 PICKED = {Audience.DEPARTMENTS, Audience.UNITS}  # audiences whose members the admin picks
 PER_UNIT = {Audience.ALL, Audience.DEPARTMENTS, Audience.UNITS}  # units acknowledge these
 
-Render = Callable[[Any], Sequence[Outgoing]]
-
 
 # --- what an announcement is made of -------------------------------------------------------
 

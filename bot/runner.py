@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.announcements import auto_resend, handle_unreachable, record_sent
 from bot.app import build_application, learn_username, make_services, set_command_menus
 from bot.config import Config
 from bot.context import Services
@@ -15,6 +14,7 @@ from bot.inbox import Inbox, Poller
 from bot.processor import ChatOrderedProcessor
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.services.announcements import auto_resend, handle_unreachable, record_sent
 from bot.webhook import WebhookServer
 from storage import bloc
 from storage.db import Database

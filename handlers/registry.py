@@ -13,6 +13,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks.announcements import Ack, BroadcastButton
 from bot.callbacks.common import LanguagePick
 from bot.callbacks.people import (
     Cancel,
@@ -88,13 +89,13 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
             CallbackQueryHandler(remind.on_button, pattern=cb.pattern(cb.Prefix.REMIND)),
             CallbackQueryHandler(events.on_button, pattern=cb.pattern(cb.Prefix.EVENT)),
-            CallbackQueryHandler(broadcast.on_button, pattern=cb.pattern(cb.Prefix.BROADCAST)),
-            CallbackQueryHandler(broadcast.on_ack, pattern=cb.pattern(cb.Prefix.ACK)),
+            CallbackQueryHandler(broadcast.on_button, pattern=BroadcastButton.pattern()),
+            CallbackQueryHandler(broadcast.on_ack, pattern=Ack.pattern()),
             InFlow(reports.FLOW, reports.on_message, services),
             InFlow(periods.FLOW, periods.on_message, services),
             InFlow(review.FLOW, review.on_message, services),
             InFlow(events.FLOW, events.on_message, services),
-            InFlow(broadcast.FLOW, broadcast.on_message, services),
+            InFlow(broadcast.SPEC, services=services),
             # Last resort, after every flow had its chance (first match in a group wins).
             CallbackQueryHandler(common.stale_button),
             MessageHandler(private & ~filters.StatusUpdate.ALL, common.fallback),

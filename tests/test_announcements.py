@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot import announcements
 from bot.app import make_services
 from bot.config import Config
 from bot.context import Services
+from bot.permissions import Caller, Role
+from bot.services import announcements
+from bot.services.announcements import Attachment, Audience, Draft, Target
+from bot.services.errors import NotAllowed, ServiceError
 from storage import announcements as store
 from storage import bloc, groups, outbox
 from storage.db import Database
@@ -73,11 +76,59 @@ async def _deliveries(db: Database) -> list[AnnouncementDelivery]:
         return list((await session.exec(query)).all())
 
 
+def _caller(user_id: int, role: Role = Role.ADMIN) -> Caller:
+    return Caller(user_id=user_id, full_name="", username=None, role=role, language="vi")
+
+
+async def _publish_draft(
+    services: Services,
+    *,
+    text: str = "<b>Họp</b> khối",
+    audience: dict[str, Any] | None = None,
+    send_at: datetime | None = None,
+    attachment: tuple[str, str, str] | None = None,
+    resend_after_hours: int | None = None,
+) -> tuple[Announcement, int]:
+    audience = audience or {"kind": "all"}
+    target = Target(Audience(audience["kind"]), tuple(audience.get("ids") or ()))
+    draft = Draft(
+        text=text,
+        target=target,
+        send_at=send_at,
+        attachment=Attachment(*attachment) if attachment else None,
+        resend_after_hours=resend_after_hours,
+    )
+    published = await announcements.publish(services, actor=_caller(ADMIN_ID), draft=draft)
+    return published.announcement, published.count
+
+
 async def _publish(services: Services, **kw: Any) -> Announcement:
-    values: dict[str, Any] = {"text": "<b>Họp</b> khối", "audience": {"kind": "all"}}
-    values.update(kw)
-    announcement, _ = await announcements.publish(services, created_by=ADMIN_ID, **values)
+    announcement, _ = await _publish_draft(services, **kw)
     return announcement
+
+
+async def _ack(
+    services: Services, announcement_id: int, user_id: int, chat_id: int
+) -> tuple[bool, Announcement | None]:
+    try:
+        done = await announcements.acknowledge(
+            services,
+            actor=_caller(user_id, Role.CONTACT),
+            announcement_id=announcement_id,
+            chat_id=chat_id,
+        )
+    except NotAllowed:
+        raise
+    except ServiceError:  # no such announcement
+        return False, None
+    return done.new, done.announcement
+
+
+async def _resend(services: Services, announcement_id: int) -> int:
+    done = await announcements.resend(
+        services, actor=_caller(ADMIN_ID), announcement_id=announcement_id
+    )
+    return done.count
 
 
 async def test_recipients_per_audience(world) -> None:
@@ -107,12 +158,8 @@ async def test_recipients_per_audience(world) -> None:
 
 async def test_publish_queues_one_copy_per_recipient_with_the_button(world) -> None:
     services, _clock, _ = world
-    announcement, count = await announcements.publish(
-        services,
-        text="<b>Họp</b> khối",
-        audience={"kind": "all"},
-        created_by=ADMIN_ID,
-        attachment=("FILE-1", "document", "ke-hoach.docx"),
+    announcement, count = await _publish_draft(
+        services, attachment=("FILE-1", "document", "ke-hoach.docx")
     )
     assert count == 5
     rows = await _outbox(services.db)
@@ -183,27 +230,29 @@ async def test_a_scheduled_announcement_waits_for_its_time(world) -> None:
 async def test_acknowledged_once_per_person_with_the_unit(world) -> None:
     services, clock, units = world
     announcement = await _publish(services)
-    first = await announcements.acknowledge(services, announcement.id, 9000, 9000)
+    first = await _ack(services, announcement.id, 9000, 9000)
     clock.now = NOW + timedelta(minutes=5)
-    again = await announcements.acknowledge(services, announcement.id, 9000, GROUP_ID)
-    stranger = await announcements.acknowledge(services, announcement.id, 4242, GROUP_ID)
-    missing = await announcements.acknowledge(services, 999, 9000, 9000)
-    assert (first[0], again[0], stranger[0]) == (True, False, True)
+    again = await _ack(services, announcement.id, 9000, GROUP_ID)
+    admin = await _ack(services, announcement.id, SECOND_ADMIN_ID, GROUP_ID)
+    with pytest.raises(NotAllowed):  # the service re-checks: neither a contact nor an admin
+        await _ack(services, announcement.id, 4242, GROUP_ID)
+    missing = await _ack(services, 999, 9000, 9000)
+    assert (first[0], again[0], admin[0]) == (True, False, True)
     assert first[1] is not None and first[1].id == announcement.id
     assert missing == (False, None)
     async with services.db.read() as session:
         acks = await store.acks(session=session, announcement_id=announcement.id)
     assert [(a.user_id, a.unit_id, a.chat_id, a.at) for a in acks] == [
         (9000, units["GT-02"].id, 9000, NOW),
-        (4242, None, GROUP_ID, NOW + timedelta(minutes=5)),
+        (SECOND_ADMIN_ID, None, GROUP_ID, NOW + timedelta(minutes=5)),
     ]
 
 
 async def test_unacknowledged_is_counted_by_unit(world) -> None:
     services, _, _ = world
     announcement = await _publish(services)
-    await announcements.acknowledge(services, announcement.id, 9000, 9000)  # GT-02
-    await announcements.acknowledge(services, announcement.id, 9003, GROUP_ID)  # TN-02, in group
+    await _ack(services, announcement.id, 9000, 9000)  # GT-02
+    await _ack(services, announcement.id, 9003, GROUP_ID)  # TN-02, in group
     async with services.db.read() as session:
         pending = await store.unacknowledged(session=session, announcement_id=announcement.id)
     assert sorted(d.chat_id for d in pending) == [9002, 9004]  # 9001 is covered by 9000
@@ -212,9 +261,9 @@ async def test_unacknowledged_is_counted_by_unit(world) -> None:
 async def test_resend_goes_to_units_not_acknowledged_and_is_counted(world) -> None:
     services, clock, _ = world
     announcement = await _publish(services)
-    await announcements.acknowledge(services, announcement.id, 9001, 9001)
+    await _ack(services, announcement.id, 9001, 9001)
     clock.now = NOW + timedelta(hours=3)
-    assert await announcements.resend(services, announcement.id, ADMIN_ID) == 3
+    assert await _resend(services, announcement.id) == 3
     rows = await _outbox(services.db)
     assert len(rows) == 5 + 3
     resent = [r for r in rows if f"ann:{announcement.id}:r1:" in (r.dedup_key or "")]
@@ -226,12 +275,13 @@ async def test_resend_goes_to_units_not_acknowledged_and_is_counted(world) -> No
         ).one()
         contact.active = False
         session.add(contact)
-    assert await announcements.resend(services, announcement.id, ADMIN_ID) == 2  # 9004 revoked
+    assert await _resend(services, announcement.id) == 2  # 9004 revoked
     async with services.db.read() as session:
         stored = await store.get(session=session, announcement_id=announcement.id)
     assert stored is not None and stored.resends == 2 and stored.last_resend_at == clock.now
     assert len(await _deliveries(services.db)) == 5  # deliveries are per recipient, not per round
-    assert await announcements.resend(services, 999, ADMIN_ID) == 0
+    with pytest.raises(ServiceError):
+        await _resend(services, 999)
 
 
 async def test_due_for_auto_resend_once_after_its_hours(world) -> None:
@@ -247,7 +297,7 @@ async def test_due_for_auto_resend_once_after_its_hours(world) -> None:
     assert await due(NOW + timedelta(hours=23, minutes=59)) == []
     assert await due(NOW + timedelta(hours=24)) == [automatic.id]
     assert await due(NOW + timedelta(hours=50)) == [automatic.id, later.id]
-    await announcements.acknowledge(services, automatic.id, 9002, 9002)
+    await _ack(services, automatic.id, 9002, 9002)
     clock.now = NOW + timedelta(hours=25)
     assert await announcements.auto_resend(services) == 4  # all but GT-03's contact
     assert await announcements.auto_resend(services) == 0  # once only

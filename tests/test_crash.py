@@ -9,11 +9,12 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.announcements import publish
 from bot.app import make_services
 from bot.config import load_config
 from bot.emulator import BotApiEmulator
+from bot.permissions import Caller, Role
 from bot.runner import prepare_database
+from bot.services.announcements import Audience, Draft, Target, publish
 from storage import bloc
 from storage.db import Database
 from storage.models import Contact, OutboxMessage
@@ -71,12 +72,9 @@ async def test_kill_9_mid_broadcast_then_restart_serves_everyone_once(tmp_path) 
         first = await _start(path)
         try:
             await emu.wait_for_call("getUpdates", timeout=20)
-            _, count = await publish(
-                services,
-                text="<b>Thông báo</b> họp khối",
-                audience={"kind": "all"},
-                created_by=ADMIN_ID,
-            )
+            admin = Caller(ADMIN_ID, "Admin", None, Role.ADMIN, "vi")
+            draft = Draft(text="<b>Thông báo</b> họp khối", target=Target(Audience.ALL))
+            count = (await publish(services, actor=admin, draft=draft)).count
             assert count == len(chats) == 60
             for _ in range(400):
                 if _delivered(emu, chats) >= 20:

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from storage import bloc, invites, periods, submissions
-from storage.models import Contact, Submission, utcnow
+from storage.models import Announcement, Contact, ConversationState, Submission, utcnow
 from tests.factories import ADMIN_ID
 from tests.process import crash_bot
 
@@ -167,3 +167,77 @@ async def test_a_review_decision_survives_a_kill_after_commit(tmp_path) -> None:
         async with bot.db.read() as session:
             submission = (await session.exec(select(Submission))).one()
         assert submission.status == "accepted" and submission.reviewed_by == ADMIN_ID
+
+
+PREVIEW = "Kiểm tra lại trước khi gửi"
+
+
+async def _wait_for_step(bot, step: str) -> None:
+    """Polls the database (not the bot) until the admin's flow is at `step`."""
+    for _ in range(1000):
+        async with bot.db.read() as session:
+            state = await session.get(ConversationState, (ADMIN_ID, ADMIN_ID))
+        if state is not None and state.step == step:
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError(f"the flow never reached {step}")
+
+
+ANNOUNCEMENT = "Họp giao ban khối thi đua quý IV"
+
+
+async def test_announcement_preview_survives_a_kill_after_commit_and_sends(tmp_path) -> None:
+    """The button step that leads to the preview (CONFIRM) commits the step, the copy and
+    the «Gửi» message together: after kill -9 the admin gets them once and «Gửi» publishes
+    (issue 8: the replayed press used to find the step moved on, "stale button")."""
+    async with crash_bot(tmp_path) as bot:
+        await bot.start()
+        admin = bot.emu.state.users[ADMIN_ID]
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.send_text(admin, "/thongbao")
+        listing = await bot.emu.wait_for_message(ADMIN_ID, contains="Thông báo gần đây", after=mark)
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.press_button_text(admin, listing, "➕ Thông báo mới")
+        await bot.emu.wait_for_message(ADMIN_ID, contains="Nhập nội dung", after=mark)
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.send_text(admin, ANNOUNCEMENT)
+        ask_file = await bot.emu.wait_for_message(ADMIN_ID, contains="Gửi kèm", after=mark)
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.press_button_text(admin, ask_file, "Bỏ qua")
+        audience = await bot.emu.wait_for_message(ADMIN_ID, contains="tới ai", after=mark)
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.press_button_text(admin, audience, "Chỉ quản trị viên")
+        schedule = await bot.emu.wait_for_message(ADMIN_ID, contains="Gửi ngay", after=mark)
+
+        bot.hold_sends()
+        mark = bot.emu.mark(ADMIN_ID)
+        bot.emu.press_button_text(admin, schedule, "Gửi ngay")  # admins: straight to CONFIRM
+        await _wait_for_step(bot, "confirm")  # killed as soon as the step has committed
+        await bot.restart_after_kill()
+
+        preview = await bot.emu.wait_for_message(ADMIN_ID, contains=PREVIEW, after=mark, timeout=15)
+        assert preview is not None
+        await bot.emu.wait_until_delivered()
+        sent = bot.emu.sent_messages(ADMIN_ID)
+        previews = [m for m in sent if PREVIEW in m.get("text", "")]
+        copies = [m for m in sent if m.get("text") == ANNOUNCEMENT]
+        assert len(previews) == 1 and len(copies) == 1
+        labels = [b["text"] for row in preview["reply_markup"]["inline_keyboard"] for b in row]
+        assert "✅ Gửi" in labels
+
+        press = bot.emu.press_button_text(admin, preview, "✅ Gửi")
+        await bot.emu.wait_for_call(
+            "editMessageText", lambda c: "Đã xếp hàng" in str(c.params), timeout=15
+        )
+        query_id = press["callback_query"]["id"]
+        await bot.emu.wait_for_call(
+            "answerCallbackQuery",
+            lambda c: str(c.params.get("callback_query_id")) == str(query_id),
+            timeout=15,
+        )
+        answer = bot.emu.callback_answer(press)
+        assert answer is not None and not answer.get("show_alert")  # no "stale button"
+        assert len(_edits(bot.emu, ADMIN_ID, "Đã xếp hàng")) == 1
+        async with bot.db.read() as session:
+            stored = (await session.exec(select(Announcement))).all()
+        assert [a.text for a in stored] == [ANNOUNCEMENT]

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.announcements import auto_resend
 from bot.ratelimit import Limits, RateLimiter
+from bot.services.announcements import auto_resend
 from storage.models import AnnouncementAck, BlocChat, Contact
 from tests.factories import ADMIN_ID, SECOND_ADMIN_ID, FakeClock
 from tests.harness import Harness, running_bot

@@ -25,7 +25,7 @@ class Prefix:
     REPORT_ACTION = "rpa"
     EVENT = "ev"
     BROADCAST = "bc"
-    ACK = "ack"  # «Đã nhận» on an announcement (built by bot.announcements)
+    ACK = "ack"  # «Đã nhận» on an announcement (built by bot.services.announcements)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from telegram.ext import (
 )
 
 from bot.callbacks.common import LanguagePick
+from bot.callbacks.reports import ReportAction, ReportPeriodPick
 from handlers import (
     admin,
     broadcast,
@@ -74,10 +75,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
                 admin.revoke_confirmed, pattern=cb.pattern(cb.Prefix.REVOKE_CONFIRM)
             ),
             CallbackQueryHandler(common.cancel, pattern=cb.pattern(cb.Prefix.CANCEL)),
-            CallbackQueryHandler(
-                reports.period_picked, pattern=cb.pattern(cb.Prefix.REPORT_PERIOD)
-            ),
-            CallbackQueryHandler(reports.on_button, pattern=cb.pattern(cb.Prefix.REPORT_ACTION)),
+            CallbackQueryHandler(reports.period_picked, pattern=ReportPeriodPick.pattern()),
+            CallbackQueryHandler(reports.on_button, pattern=ReportAction.pattern()),
             # Plain messages from someone in the middle of a flow.
             CallbackQueryHandler(periods.on_button, pattern=cb.pattern(cb.Prefix.PERIOD)),
             CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
@@ -86,7 +85,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(events.on_button, pattern=cb.pattern(cb.Prefix.EVENT)),
             CallbackQueryHandler(broadcast.on_button, pattern=cb.pattern(cb.Prefix.BROADCAST)),
             CallbackQueryHandler(broadcast.on_ack, pattern=cb.pattern(cb.Prefix.ACK)),
-            InFlow(reports.FLOW, reports.on_message, services),
+            InFlow(reports.SPEC, services=services),
             InFlow(periods.FLOW, periods.on_message, services),
             InFlow(review.FLOW, review.on_message, services),
             InFlow(events.FLOW, events.on_message, services),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +31,17 @@ async def render_answers(
         for i in (answers.get(q.key, {}).get("v") or [])
     ]
     files = {a.id: a for a in await submissions.attachments(session=session, ids=file_ids)}
+    return answers_html(questions, answers, language, translate, files)
+
+
+def answers_html(
+    questions: Sequence[Question],
+    answers: dict[str, Any],
+    language: str,
+    translate: Translator,
+    files: Mapping[Any, Any],
+) -> list[str]:
+    """Each question's answer as Telegram HTML, given the attachments the answers name."""
     rendered: list[str] = []
     for question in questions:
         entry = answers.get(question.key)
@@ -44,7 +55,7 @@ async def render_answers(
 
 
 def _render_value(
-    question: Question, value: Any, language: str, translate: Translator, files: dict[Any, Any]
+    question: Question, value: Any, language: str, translate: Translator, files: Mapping[Any, Any]
 ) -> str:
     kind = question.type
     if kind is QuestionType.NUMBER:

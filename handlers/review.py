@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.callbacks.reports import ReportPeriodPick
 from bot.context import BotContext
 from bot.conversations import Flow
 from bot.i18n import Html, format_datetime
@@ -320,7 +321,7 @@ async def _decide(
         if accept:
             return None
         label = services.translator(language, "review.open_report_button")
-        data = cb.build(cb.Prefix.REPORT_PERIOD, period.id)
+        data = ReportPeriodPick(period.id or 0).pack()
         return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]]).to_dict()
 
     try:

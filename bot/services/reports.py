@@ -503,7 +503,7 @@ async def _load(work: Work, services: Services, actor: Caller, place: Place) -> 
     if loaded is None:
         return None
     if not loaded.contact_of_unit and not services.is_admin(actor.user_id):
-        raise NotAllowed()
+        raise NotAllowed("report.no_unit")
     return loaded
 
 

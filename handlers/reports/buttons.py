@@ -30,8 +30,9 @@ async def period_picked(update: Update, context: BotContext) -> None:
     except BadPayload:
         await flows.stale(update, context, caller)
         return
-    await query.answer()
-    await open_report(update, context, payload.period_id)
+    # Answered once the report is shown: the person's client waits as for any button.
+    if not await open_report(update, context, payload.period_id):
+        await query.answer()
 
 
 @registered_only
@@ -57,7 +58,6 @@ async def on_button(update: Update, context: BotContext) -> None:
     if not current:
         await flows.stale(update, context, caller)
         return
-    await query.answer()
     services = context.services
     ui = ReportUi(update, context, caller)
     place = state.at(step)
@@ -110,5 +110,8 @@ async def on_button(update: Update, context: BotContext) -> None:
                 option=payload.option,
                 ui=ui,
             )
-    except ServiceError as exc:
-        await refused(update, context, caller, exc, answered=True)
+    except ServiceError as exc:  # a refusal, nothing changed: a toast on the button
+        await refused(update, context, caller, exc, answered=False)
+        return
+    # Answered once the step's messages are delivered, so the press reads as one event.
+    await query.answer()

@@ -110,13 +110,14 @@ async def start_report(update: Update, context: BotContext) -> None:
     await open_report(update, context, None)
 
 
-async def open_report(update: Update, context: BotContext, period_id: int | None) -> None:
-    """Opens (or resumes) the caller's unit's report of a period."""
+async def open_report(update: Update, context: BotContext, period_id: int | None) -> bool:
+    """Opens (or resumes) the caller's unit's report of a period. Returns whether a
+    button press was answered (with a refusal's toast)."""
     caller = await get_caller(update, context)
     assert caller is not None
     if caller.unit is None:
         await replies.reply(update, context, caller, "report.no_unit")
-        return
+        return False
     try:
         await service.start(
             context.services,
@@ -127,7 +128,9 @@ async def open_report(update: Update, context: BotContext, period_id: int | None
             ui=ReportUi(update, context, caller),
         )
     except ServiceError as exc:
-        await refused(update, context, caller, exc, answered=True)
+        await refused(update, context, caller, exc, answered=False)
+        return update.callback_query is not None
+    return False
 
 
 @registered_only

@@ -178,7 +178,7 @@ async def questions(services: Services, period_id: int) -> list[Question] | None
 
 
 def timing(services: Services, language: str, late_days: int) -> str:
-    """ "on time" or "late by N days", in `language`."""
+    """The "on time" or "late by N days" note, in `language`."""
     if late_days <= 0:
         return services.translator(language, "report.on_time")
     return services.translator(language, "report.late_by", days=late_days)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from bot.callbacks.reports import ReportPeriodPick
 from bot.context import Services
 from bot.i18n import format_datetime
 from bot.planning import PeriodTimes, Slot, due, period_slots
@@ -42,7 +43,9 @@ class RunReport:
 def report_button(translate: Any, language: str, period_id: int) -> dict[str, Any]:
     """The inline keyboard that opens (or resumes) the report conversation."""
     label = translate(language, "reminder.report_button")
-    return {"inline_keyboard": [[{"text": label, "callback_data": f"rpp:{period_id}"}]]}
+    return {
+        "inline_keyboard": [[{"text": label, "callback_data": ReportPeriodPick(period_id).pack()}]]
+    }
 
 
 @dataclass

@@ -23,6 +23,7 @@ from bot.callbacks.people import (
     RevokePage,
     RevokePick,
 )
+from bot.callbacks.reports import ReportAction, ReportPeriodPick
 from handlers import (
     admin,
     broadcast,
@@ -79,10 +80,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(admin.revoke_page, pattern=RevokePage.pattern()),
             CallbackQueryHandler(admin.revoke_confirmed, pattern=RevokeConfirm.pattern()),
             CallbackQueryHandler(common.cancel, pattern=Cancel.pattern()),
-            CallbackQueryHandler(
-                reports.period_picked, pattern=cb.pattern(cb.Prefix.REPORT_PERIOD)
-            ),
-            CallbackQueryHandler(reports.on_button, pattern=cb.pattern(cb.Prefix.REPORT_ACTION)),
+            CallbackQueryHandler(reports.period_picked, pattern=ReportPeriodPick.pattern()),
+            CallbackQueryHandler(reports.on_button, pattern=ReportAction.pattern()),
             # Plain messages from someone in the middle of a flow.
             CallbackQueryHandler(periods.on_button, pattern=cb.pattern(cb.Prefix.PERIOD)),
             CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
@@ -91,7 +90,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(events.on_button, pattern=cb.pattern(cb.Prefix.EVENT)),
             CallbackQueryHandler(broadcast.on_button, pattern=BroadcastButton.pattern()),
             CallbackQueryHandler(broadcast.on_ack, pattern=Ack.pattern()),
-            InFlow(reports.FLOW, reports.on_message, services),
+            InFlow(reports.SPEC, services=services),
             InFlow(periods.FLOW, periods.on_message, services),
             InFlow(review.FLOW, review.on_message, services),
             InFlow(events.FLOW, events.on_message, services),

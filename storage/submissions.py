@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import audit
 from storage.models import (
     Attachment,
+    Contact,
     Department,
     ReportPeriod,
     Submission,
@@ -142,14 +143,55 @@ def check_editable(submission: Submission, period: ReportPeriod, now: datetime) 
         raise NotEditable("report.already_accepted")
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A submission, its period, and whether the account is an active contact of its unit."""
+
+    submission: Submission
+    period: ReportPeriod
+    contact_of_unit: bool
+
+
+async def load_for(*, session: AsyncSession, submission_id: int, user_id: int) -> Loaded | None:
+    """The submission with its period and the account's standing, in one query."""
+    query = (
+        select(Submission, ReportPeriod, Contact.id)
+        .join(ReportPeriod, col(ReportPeriod.id) == Submission.period_id)
+        .outerjoin(
+            Contact,
+            and_(
+                col(Contact.unit_id) == Submission.unit_id,
+                col(Contact.telegram_user_id) == user_id,
+                col(Contact.active).is_(True),
+            ),
+        )
+        .where(col(Submission.id) == submission_id)
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.exec(query)).first()
+    if row is None:
+        return None
+    submission, period, contact_id = row
+    return Loaded(submission, period, contact_id is not None)
+
+
 async def _load_for_write(
-    session: AsyncSession, submission_id: int, expected_revision: int, now: datetime
+    session: AsyncSession,
+    submission_id: int,
+    expected_revision: int,
+    now: datetime,
+    loaded: Loaded | None = None,
 ) -> tuple[Submission, ReportPeriod]:
-    submission = await get_submission(session=session, submission_id=submission_id)
-    if submission is None:
-        raise NotEditable("report.gone")
-    period = await session.get(ReportPeriod, submission.period_id)
-    assert period is not None
+    if loaded is not None:
+        submission, period = loaded.submission, loaded.period
+    else:
+        found = await get_submission(session=session, submission_id=submission_id)
+        if found is None:
+            raise NotEditable("report.gone")
+        submission = found
+        got = await session.get(ReportPeriod, submission.period_id)
+        assert got is not None
+        period = got
     check_editable(submission, period, now)
     if submission.revision != expected_revision:
         raise RevisionConflict(submission_id)
@@ -206,9 +248,10 @@ async def save_answer(
     user_id: int,
     now: datetime,
     skipped: bool = False,
+    loaded: Loaded | None = None,
 ) -> Submission:
     """Stores one answer (or a skip) and returns the submission at its new revision."""
-    submission, _ = await _load_for_write(session, submission_id, expected_revision, now)
+    submission, _ = await _load_for_write(session, submission_id, expected_revision, now, loaded)
     fresh = await _write_answer(
         session, submission, expected_revision, key, value, user_id, now, skipped=skipped
     )
@@ -238,9 +281,10 @@ async def add_attachment(
     size: int,
     kind: str,
     sha256: str,
+    loaded: Loaded | None = None,
 ) -> tuple[Attachment, Submission]:
     """Records a stored file and appends it to the answer of an attachments question."""
-    submission, _ = await _load_for_write(session, submission_id, expected_revision, now)
+    submission, _ = await _load_for_write(session, submission_id, expected_revision, now, loaded)
     attachment = Attachment(
         submission_id=submission_id,
         question_key=key,
@@ -280,9 +324,12 @@ async def submit(
     required_keys: list[str],
     user_id: int,
     now: datetime,
+    loaded: Loaded | None = None,
 ) -> SubmissionVersion:
     """Freezes the current answers as a new version; late if past the deadline."""
-    submission, period = await _load_for_write(session, submission_id, expected_revision, now)
+    submission, period = await _load_for_write(
+        session, submission_id, expected_revision, now, loaded
+    )
     missing = [key for key in required_keys if key not in submission.answers]
     if missing:
         raise NotEditable("report.missing_answers")

@@ -336,3 +336,99 @@ async def test_admin_opens_extends_and_closes_a_period(bot: Harness) -> None:
         "chưa có kỳ báo cáo nào đang mở"
         in (await bot.say(lan, "/huy") and await bot.say(lan, "/baocao"))["text"].lower()
     )
+
+
+async def test_a_huge_id_in_report_buttons_is_a_stale_button_and_changes_nothing(
+    bot: Harness,
+) -> None:
+    await bot.open_period(
+        "adhoc",
+        questions=[
+            {"key": "co", "type": "yes_no", "text": "Có tham gia?", "text_en": "Joined?"},
+            {"key": "so", "type": "number", "text": "Số lượng", "text_en": "How many"},
+        ],
+    )
+    lan = await _contact(bot)
+    q1 = await bot.say(lan, "/baocao")
+    assert "Câu 1/2." in q1["text"]
+    before = await _submission(bot)
+    place = bot.services.conversations.get(lan.id, lan.id)
+    messages = len(bot.emu.sent_messages(lan.id))
+    huge = "9" * 30
+    forged = [
+        f"rpp:{huge}",
+        f"rpp:{2**53 + 1}",
+        f"rpa:y:{huge}:0",
+        f"rpa:y:{before.id}:{huge}",
+        f"rpa:c:{before.id}:0:{huge}",
+        f"rpa:y:{before.id}:-{huge}",
+    ]
+    for data in forged:
+        query_id = bot.emu.press_button(lan, q1, data, check=False)["callback_query"]["id"]
+        answer = await bot.emu.wait_for_call(
+            "answerCallbackQuery", lambda c, q=query_id: str(c.params.get("callback_query_id")) == q
+        )
+        assert "không còn hiệu lực" in str(answer.params.get("text")), data
+    await bot.emu.wait_until_delivered()
+    after = await _submission(bot)
+    assert (after.revision, after.answers) == (before.revision, before.answers)
+    assert bot.services.conversations.get(lan.id, lan.id) == place
+    assert len(bot.emu.sent_messages(lan.id)) == messages
+    # The real button still works afterwards.
+    q2 = await bot.press(lan, q1, "Có")
+    assert "Câu 2/2." in q2["text"]
+
+
+async def test_a_place_stored_by_the_previous_version_still_resumes(tmp_path) -> None:
+    from sqlalchemy import update
+
+    from storage.models import ConversationState
+
+    async with running_bot(tmp_path) as bot:
+        await bot.open_period()
+        lan = await _contact(bot)
+        await bot.say(lan, "/baocao")
+        await bot.say(lan, "Trả lời câu 1")
+        place = bot.services.conversations.get(lan.id, lan.id)
+        assert place is not None and place.data["index"] == 1
+    old = {  # the untyped keys written before the flow state had a type
+        "sid": place.data["submission_id"],
+        "pid": place.data["period_id"],
+        "i": place.data["index"],
+        "rev": place.data["revision"],
+        "edit": False,
+    }
+    async with running_bot(tmp_path, first_update_id=1000) as bot:
+        async with bot.db.session() as session:
+            await session.exec(update(ConversationState).values(data=old))
+        await bot.services.conversations.load()
+        lan = bot.user(2001, "Lan")
+        q3 = await bot.say(lan, "Trả lời câu 2")
+        assert "Câu 3/9." in q3["text"]
+        sub = await _submission(bot)
+    assert sub.answers["phong_trao"]["v"] == "Trả lời câu 2"
+
+
+async def test_an_answer_from_a_contact_no_longer_active_is_refused_and_changes_nothing(
+    bot: Harness,
+) -> None:
+    from sqlalchemy import update
+
+    from storage.models import Contact
+
+    await bot.open_period()
+    lan = await _contact(bot)
+    await bot.say(lan, "/baocao")
+    await bot.say(lan, "Trả lời câu 1")
+    place = bot.services.conversations.get(lan.id, lan.id)
+    before = await _submission(bot)
+    # Deactivated behind the bot's back: its cached view of Lan still says "contact".
+    async with bot.db.session() as session:
+        await session.exec(
+            update(Contact).where(Contact.telegram_user_id == lan.id).values(active=False)
+        )
+    refused = await bot.say(lan, "Trả lời câu 2")
+    assert "chưa gắn với đơn vị" in refused["text"] and "Câu 3/9." not in refused["text"]
+    after = await _submission(bot)
+    assert (after.revision, after.answers) == (before.revision, before.answers)
+    assert bot.services.conversations.get(lan.id, lan.id) == place

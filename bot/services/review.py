@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import legacy
+from bot.callbacks.reports import ReportPeriodPick
 from bot.conversations import Flow
 from bot.permissions import Caller
 from bot.questions import Question
@@ -286,8 +286,7 @@ async def _notify(
         if accept:
             return None
         label = services.translator(language, "review.open_report_button")
-        # The report's own button (the reports domain owns the "rpp" payload).
-        data = legacy.build(legacy.Prefix.REPORT_PERIOD, period.id)
+        data = ReportPeriodPick(period.id or 0).pack()
         return {"inline_keyboard": [[{"text": label, "callback_data": data}]]}
 
     people = await contacts.list_contacts(session=work.session, unit_id=unit.id)

@@ -13,8 +13,8 @@ from bot.dispatch import Dispatcher
 from bot.events import EventReminders
 from bot.inbox import Inbox, Poller
 from bot.processor import ChatOrderedProcessor
-from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.services.reminders import Reminders
 from bot.webhook import WebhookServer
 from storage import bloc
 from storage.db import Database

@@ -14,6 +14,7 @@ from telegram.ext import (
 )
 
 from bot.callbacks.common import LanguagePick
+from bot.callbacks.periods import PeriodButton, RemindButton
 from handlers import (
     admin,
     broadcast,
@@ -79,15 +80,16 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             ),
             CallbackQueryHandler(reports.on_button, pattern=cb.pattern(cb.Prefix.REPORT_ACTION)),
             # Plain messages from someone in the middle of a flow.
-            CallbackQueryHandler(periods.on_button, pattern=cb.pattern(cb.Prefix.PERIOD)),
+            CallbackQueryHandler(periods.on_button, pattern=PeriodButton.pattern()),
             CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
             CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
-            CallbackQueryHandler(remind.on_button, pattern=cb.pattern(cb.Prefix.REMIND)),
+            CallbackQueryHandler(remind.on_button, pattern=RemindButton.pattern()),
             CallbackQueryHandler(events.on_button, pattern=cb.pattern(cb.Prefix.EVENT)),
             CallbackQueryHandler(broadcast.on_button, pattern=cb.pattern(cb.Prefix.BROADCAST)),
             CallbackQueryHandler(broadcast.on_ack, pattern=cb.pattern(cb.Prefix.ACK)),
             InFlow(reports.FLOW, reports.on_message, services),
-            InFlow(periods.FLOW, periods.on_message, services),
+            InFlow(periods.CREATE, services=services),
+            InFlow(periods.EXTEND, services=services),
             InFlow(review.FLOW, review.on_message, services),
             InFlow(events.FLOW, events.on_message, services),
             InFlow(broadcast.FLOW, broadcast.on_message, services),

@@ -49,6 +49,10 @@ class PeriodButton(Payload, prefix="kp"):
         elif self.target:
             raise BadPayload(f"{self.action} takes no target")
 
+    def pack(self) -> str:
+        """As the buttons already sent: no trailing separator when there is no target."""
+        return PeriodButton.prefix + ":" + self.action.value if not self.target else super().pack()
+
     @classmethod
     def of_period(cls, action: PeriodAction, period_id: int) -> PeriodButton:
         """A button acting on one period."""

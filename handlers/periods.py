@@ -384,8 +384,8 @@ def _typed(callback: StepHandler[S]) -> Callable[[Update, BotContext, S], Awaita
         caller = await get_caller(update, context)
         message = update.message
         assert caller is not None and message is not None
-        if not caller.is_admin:
-            await flows.end_now(update, context)
+        if not caller.is_admin:  # no longer an admin: the flow ends, nothing is said
+            await _leave(update, context)
             return
         text = (message.text or "").strip()
         try:

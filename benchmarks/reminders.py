@@ -3,9 +3,9 @@
 Setup (not timed): a fresh SQLite database (or PostgreSQL with --backend postgres) with
 20,000 active units in 20 departments, one contact each, and four open report periods whose
 "7 days before the deadline" slot is due at the benchmark's clock. Timed: one run of the
-reminder service (`bot.reminders.Reminders.run_once`): planning every period's slots, finding
-the units still missing, claiming the slots in `reminder_log` and writing one outbox row per
-contact: 80,000 messages. A second run, which must add nothing, is timed too.
+reminder service (`bot.services.reminders.Reminders.run_once`): planning every period's
+slots, finding the units still missing, claiming the slots in `reminder_log` and writing one
+outbox row per contact: 80,000 messages. A second run, which must add nothing, is timed too.
 
 Prints wall time and the process's peak resident memory (the bot's whole process: Python,
 SQLite's page cache, everything). Goal: under 2 s and under 300 MB.
@@ -34,7 +34,7 @@ from sqlalchemy import func, insert
 from sqlmodel import select
 
 from bot.app import make_services
-from bot.reminders import Reminders
+from bot.services.reminders import Reminders
 from storage.db import Database
 from storage.models import (
     Bloc,

@@ -14,7 +14,7 @@ from typing import Any
 from telegram import Bot
 from telegram.helpers import create_deep_linked_url
 
-from bot import events, reporting
+from bot import events
 from bot.app import make_services
 from bot.config import Config, load_config
 from bot.errors import ConfigError, MissingTokenError, ThiduaError
@@ -23,6 +23,7 @@ from bot.logs import setup_logging
 from bot.questions import PeriodKind
 from bot.runner import prepare_database, serve
 from bot.services import contacts
+from bot.services import periods as period_rules
 from bot.services.errors import ServiceError
 from storage import bloc, periods, settings
 from storage import events as event_store
@@ -224,21 +225,22 @@ async def _period(config: Config, language: str, args: argparse.Namespace) -> in
                 deadline = format_datetime(period.deadline_at, config.bloc.tz, language)
                 print(f"{period.id}\t{period.kind}\t{deadline}\t{status}\t{period.title}")
             return EXIT_OK
-        title = args.title or reporting.default_title(
+        title = args.title or period_rules.default_title(
             args.kind, config.bloc.year, language, default_translator().plain
         )
         try:
-            request = reporting.validate(
+            request = period_rules.validate(
                 args.kind,
                 title,
-                reporting.parse_opening(args.opens, config, now),
-                reporting.parse_deadline(args.deadline, config, now),
+                period_rules.parse_opening(args.opens, config, now),
+                period_rules.parse_deadline(args.deadline, config, now),
                 now,
             )
-        except reporting.PeriodError as exc:
+        except period_rules.PeriodError as exc:
             print(_say(language, exc.key), file=sys.stderr)
             return EXIT_CONFIG
-        period = await reporting.create(db, config, request, created_by=None)
+        async with db.session() as session:
+            period = await period_rules.insert(session, config, request, created_by=None)
     finally:
         await db.dispose()
     print(

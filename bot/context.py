@@ -20,7 +20,7 @@ from storage.models import utcnow
 if TYPE_CHECKING:
     from bot.dispatch import Dispatcher
     from bot.events import EventReminders
-    from bot.reminders import Reminders
+    from bot.services.reminders import Reminders
 
 
 @dataclass

@@ -20,7 +20,7 @@ from bot.context import Services
 from bot.dates import END_OF_DAY, DateError, parse_local_datetime
 from bot.i18n import Html, format_datetime
 from bot.planning import EventTimes, Slot, event_slots
-from bot.reminders import SlotService
+from bot.services.reminders import SlotService
 from storage import bloc, outbox
 from storage import events as store
 from storage.models import Event, EventRegistration, Unit

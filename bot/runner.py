@@ -12,9 +12,9 @@ from bot.dispatch import Dispatcher
 from bot.events import EventReminders
 from bot.inbox import Inbox, Poller
 from bot.processor import ChatOrderedProcessor
-from bot.reminders import Reminders
 from bot.scheduler import Scheduler
 from bot.services.announcements import auto_resend, handle_unreachable, record_sent
+from bot.services.reminders import Reminders
 from bot.webhook import WebhookServer
 from storage import bloc
 from storage.db import Database

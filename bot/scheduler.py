@@ -17,7 +17,7 @@ from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.events import EventReminders
-from bot.reminders import Reminders
+from bot.services.reminders import Reminders
 from storage import inbox, outbox
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -15,23 +15,23 @@ def paged(
     items: Sequence[tuple[str, str]],
     *,
     page: int,
-    page_prefix: str,
+    page_prefix: str | Callable[[int], str],
     cancel_label: str,
 ) -> InlineKeyboardMarkup:
-    """One button per (label, payload), a page at a time, with ‹ › and a cancel button."""
+    """One button per (label, payload), a page at a time, with ‹ › and a cancel button.
+    `page_prefix` is a legacy prefix, or a function giving the packed payload of a page."""
+    to_page = page_prefix if callable(page_prefix) else lambda n: cb.build(page_prefix, n)
     pages = max(1, -(-len(items) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     chunk = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     rows = [[InlineKeyboardButton(label, callback_data=data)] for label, data in chunk]
     nav: list[InlineKeyboardButton] = []
     if page > 0:
-        nav.append(InlineKeyboardButton("‹", callback_data=cb.build(page_prefix, page - 1)))
+        nav.append(InlineKeyboardButton("‹", callback_data=to_page(page - 1)))
     if pages > 1:
-        nav.append(
-            InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=cb.build(page_prefix, page))
-        )
+        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=to_page(page)))
     if page < pages - 1:
-        nav.append(InlineKeyboardButton("›", callback_data=cb.build(page_prefix, page + 1)))
+        nav.append(InlineKeyboardButton("›", callback_data=to_page(page + 1)))
     if nav:
         rows.append(nav)
     rows.append([InlineKeyboardButton(cancel_label, callback_data=cb.build(cb.Prefix.CANCEL))])

@@ -1,28 +1,36 @@
-"""Report periods for admins (/kybaocao): list, open a new one, extend, close."""
+"""Report periods for admins (/kybaocao): list, open a new one, extend, close.
+
+Two declared flows: CREATE (kind → title → opening → deadline → confirm) and EXTEND (a
+new deadline for one period). Each step is one unit of work: the place in the flow and the
+next question commit together; creating, extending and closing are `bot.services.periods`.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot import reporting
+from bot.callbacks import BadPayload
+from bot.callbacks.periods import PeriodAction, PeriodButton
 from bot.context import BotContext
-from bot.conversations import Flow
 from bot.i18n import format_datetime
 from bot.questions import PeriodKind
-from bot.services import notices
-from handlers import callback_data as cb
-from handlers import replies
-from handlers.flows import current_flow
+from bot.services import periods as service
+from bot.services.errors import ServiceError
+from bot.services.work import Outgoing
+from handlers import flows, replies
+from handlers.flows import FlowSpec, FlowState
 from handlers.permissions import Caller, admin_only, get_caller
-from storage import contacts, periods, submissions
 
 log = logging.getLogger(__name__)
 
 FLOW = "period"
+EXTEND_FLOW = "period_extend"
 
 
 class Step(StrEnum):
@@ -36,16 +44,198 @@ class Step(StrEnum):
     EXTEND = "extend"
 
 
+class DraftState(FlowState):
+    """The new period as entered so far."""
+
+    kind: PeriodKind | None = None
+    title: str | None = None
+    opens: datetime | None = None
+    deadline: datetime | None = None
+
+
+class ExtendState(FlowState):
+    """The period whose deadline is being extended."""
+
+    period_id: int
+
+
+S = TypeVar("S", bound=FlowState)
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _text(context: BotContext, caller: Caller, key: str, /, **kw: Any) -> str:
+    return replies.text(context, caller, key, **kw)
+
+
 def _button(
-    context: BotContext, caller: Caller | None, key: str, *data: object
+    context: BotContext, caller: Caller, key: str, payload: PeriodButton
 ) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        replies.text(context, caller, key), callback_data=cb.build(cb.Prefix.PERIOD, *data)
-    )
+    return InlineKeyboardButton(_text(context, caller, key), callback_data=payload.pack())
+
+
+def _cancel(context: BotContext, caller: Caller) -> InlineKeyboardButton:
+    return _button(context, caller, "common.cancel_button", PeriodButton(PeriodAction.CANCEL))
 
 
 def _when(context: BotContext, caller: Caller, moment: datetime) -> str:
     return format_datetime(moment, context.services.config.bloc.tz, caller.language)
+
+
+def _listing(
+    update: Update, context: BotContext, caller: Caller, lines: list[service.PeriodLine]
+) -> Outgoing:
+    body = [_text(context, caller, "period.list_header")]
+    rows: list[list[InlineKeyboardButton]] = []
+    for line in lines:
+        period = line.period
+        body.append(
+            _text(
+                context,
+                caller,
+                "period.list_item",
+                title=period.title,
+                status=_text(context, caller, f"period.status_{line.status.value}"),
+                deadline=_when(context, caller, period.deadline_at),
+                done=line.done,
+                total=line.total,
+            )
+        )
+        if line.status is not service.PeriodStatus.CLOSED:
+            pid = period.id or 0
+            extend = PeriodButton.of_period(PeriodAction.EXTEND, pid)
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        f"{_text(context, caller, 'period.extend_button')}: {period.title[:40]}",
+                        callback_data=extend.pack(),
+                    ),
+                    _button(
+                        context,
+                        caller,
+                        "period.close_button",
+                        PeriodButton.of_period(PeriodAction.CLOSE, pid),
+                    ),
+                ]
+            )
+    if not lines:
+        body.append(_text(context, caller, "period.none"))
+    rows.append([_button(context, caller, "period.new_button", PeriodButton(PeriodAction.NEW))])
+    return replies.outgoing(update, "\n".join(body), markup=InlineKeyboardMarkup(rows))
+
+
+def _default_title(context: BotContext, caller: Caller, kind: PeriodKind) -> str:
+    services = context.services
+    return service.default_title(
+        kind.value, services.config.bloc.year, caller.language, services.translator
+    )
+
+
+def _ask_kind(update: Update, context: BotContext, caller: Caller) -> Outgoing:
+    rows = [
+        [_button(context, caller, f"period.kind_{k.value}", PeriodButton.of_kind(k))]
+        for k in PeriodKind
+    ]
+    rows.append([_cancel(context, caller)])
+    return replies.rendered(
+        update, context, caller, "period.ask_kind", markup=InlineKeyboardMarkup(rows)
+    )
+
+
+def _ask_title(update: Update, context: BotContext, caller: Caller, kind: PeriodKind) -> Outgoing:
+    rows = []
+    if kind is not PeriodKind.ADHOC:
+        suggestion = _default_title(context, caller, kind)
+        payload = PeriodButton(PeriodAction.TITLE)
+        rows.append([InlineKeyboardButton(suggestion[:60], callback_data=payload.pack())])
+    rows.append([_cancel(context, caller)])
+    return replies.rendered(
+        update,
+        context,
+        caller,
+        "period.ask_title",
+        markup=InlineKeyboardMarkup(rows),
+        new_message=True,
+    )
+
+
+def _ask_opens(update: Update, context: BotContext, caller: Caller) -> Outgoing:
+    markup = InlineKeyboardMarkup(
+        [
+            [_button(context, caller, "period.open_now_button", PeriodButton(PeriodAction.NOW))],
+            [_cancel(context, caller)],
+        ]
+    )
+    return replies.rendered(
+        update, context, caller, "period.ask_opens", markup=markup, new_message=True
+    )
+
+
+def _ask_deadline(update: Update, context: BotContext, caller: Caller, error: str = "") -> Outgoing:
+    body = _text(context, caller, "period.ask_deadline")
+    if error:
+        body = _text(context, caller, error) + "\n\n" + body
+    markup = InlineKeyboardMarkup([[_cancel(context, caller)]])
+    return replies.outgoing(update, body, markup=markup, new_message=True)
+
+
+def _confirm(
+    update: Update, context: BotContext, caller: Caller, request: service.PeriodRequest
+) -> Outgoing:
+    questions = context.services.config.reports.template(request.kind).questions
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                _button(context, caller, "period.create_button", PeriodButton(PeriodAction.CREATE)),
+                _cancel(context, caller),
+            ]
+        ]
+    )
+    return replies.rendered(
+        update,
+        context,
+        caller,
+        "period.confirm",
+        title=request.title,
+        kind=_text(context, caller, f"period.kind_{request.kind.value}"),
+        opens=_when(context, caller, request.opens_at),
+        deadline=_when(context, caller, request.deadline_at),
+        questions=len(questions),
+        markup=markup,
+    )
+
+
+def _try_again(update: Update, context: BotContext, caller: Caller, key: str) -> Outgoing:
+    body = _text(context, caller, key) + "\n" + _text(context, caller, "period.try_again")
+    return replies.outgoing(update, body)
+
+
+# -- units of work of the flow steps -----------------------------------------------------------
+
+
+async def _advance(
+    update: Update,
+    context: BotContext,
+    spec: FlowSpec[S],
+    step: Step,
+    state: S,
+    *messages: Outgoing,
+) -> None:
+    """Moves the caller to `step` of `spec`; the next question commits with it."""
+    async with context.services.work(update.update_id) as work:
+        await spec.save(work, update, step, state)
+        work.send(*messages)
+
+
+async def _leave(update: Update, context: BotContext, *messages: Outgoing) -> None:
+    """Ends the caller's flow; the reply commits with it."""
+    async with context.services.work(update.update_id) as work:
+        await flows.end(work, update)
+        work.send(*messages)
+
+
+# -- /kybaocao and its buttons ---------------------------------------------------------------
 
 
 @admin_only
@@ -53,46 +243,8 @@ async def list_periods(update: Update, context: BotContext) -> None:
     """Shows recent periods with their state and how many units have submitted."""
     caller = await get_caller(update, context)
     assert caller is not None
-    services = context.services
-    now = services.clock()
-    async with services.db.session() as session:
-        recent = await periods.list_periods(session=session, limit=10)
-        boards = {
-            p.id: await submissions.board(session=session, period_id=p.id or 0) for p in recent
-        }
-    lines = [replies.text(context, caller, "period.list_header")]
-    rows: list[list[InlineKeyboardButton]] = []
-    for period in recent:
-        board = boards[period.id]
-        done = sum(1 for r in board if r.state in ("on_time", "late", "accepted"))
-        status = periods.status_of(period, now)
-        lines.append(
-            replies.text(
-                context,
-                caller,
-                "period.list_item",
-                title=period.title,
-                status=replies.text(context, caller, f"period.status_{status.value}"),
-                deadline=_when(context, caller, period.deadline_at),
-                done=done,
-                total=len(board),
-            )
-        )
-        if status is not periods.PeriodStatus.CLOSED:
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        f"{replies.text(context, caller, 'period.extend_button')}: "
-                        f"{period.title[:40]}",
-                        callback_data=cb.build(cb.Prefix.PERIOD, "ext", period.id),
-                    ),
-                    _button(context, caller, "period.close_button", "close", period.id),
-                ]
-            )
-    if not recent:
-        lines.append(replies.text(context, caller, "period.none"))
-    rows.append([_button(context, caller, "period.new_button", "new")])
-    await replies.send_text(update, context, "\n".join(lines), markup=InlineKeyboardMarkup(rows))
+    lines = await service.listing(context.services, actor=caller)
+    await replies.commit(update, context, _listing(update, context, caller, lines))
 
 
 @admin_only
@@ -103,238 +255,28 @@ async def on_button(update: Update, context: BotContext) -> None:
     await query.answer()
     caller = await get_caller(update, context)
     assert caller is not None
-    parsed = cb.parse(query.data)
-    action = parsed.args[0] if parsed.args else ""
-    chat_id, services = _chat(update), context.services
-    flow = services.conversations.get(chat_id, caller.user_id)
-    if action == "new":
-        await _save(context, chat_id, caller, Flow(FLOW, Step.KIND, {}))
-        kinds = [
-            [_button(context, caller, f"period.kind_{k.value}", "kind", k.value)]
-            for k in PeriodKind
-        ]
-        kinds.append([_button(context, caller, "common.cancel_button", "cancel")])
-        await replies.reply(
-            update, context, caller, "period.ask_kind", markup=InlineKeyboardMarkup(kinds)
-        )
-        return
-    if action == "cancel":
-        await services.conversations.end(chat_id, caller.user_id)
-        await replies.reply(update, context, caller, "common.cancelled")
-        return
-    if action in ("ext", "close", "close_yes"):
-        await _period_action(update, context, caller, action, parsed)
-        return
-    if flow is None or flow.flow != FLOW:
-        await replies.reply(update, context, caller, "common.stale_button")
-        return
-    if action == "kind" and flow.step == Step.KIND and len(parsed.args) > 1:
-        flow.data["kind"] = parsed.args[1]
-        await _ask_title(update, context, caller, flow)
-    elif action == "title" and flow.step == Step.TITLE:
-        flow.data["title"] = _default_title(context, caller, flow.data["kind"])
-        await _ask_opens(update, context, caller, flow)
-    elif action == "now" and flow.step == Step.OPENS:
-        flow.data["opens"] = services.clock().isoformat()
-        await _ask_deadline(update, context, caller, flow)
-    elif action == "create" and flow.step == Step.CONFIRM:
-        await _create(update, context, caller, flow)
-    else:
-        await replies.reply(update, context, caller, "common.stale_button")
-
-
-def _default_title(context: BotContext, caller: Caller, kind: str) -> str:
-    return reporting.default_title(
-        kind, context.services.config.bloc.year, caller.language, context.services.translator
-    )
-
-
-async def _ask_title(update: Update, context: BotContext, caller: Caller, flow: Flow) -> None:
-    flow.step = Step.TITLE
-    await _save(context, _chat(update), caller, flow)
-    suggestion = _default_title(context, caller, flow.data["kind"])
-    rows = []
-    if flow.data["kind"] != PeriodKind.ADHOC:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    suggestion[:60], callback_data=cb.build(cb.Prefix.PERIOD, "title")
-                )
-            ]
-        )
-    rows.append([_button(context, caller, "common.cancel_button", "cancel")])
-    await replies.send_text(
-        update,
-        context,
-        replies.text(context, caller, "period.ask_title"),
-        markup=InlineKeyboardMarkup(rows),
-        new_message=True,
-    )
-
-
-async def _ask_opens(update: Update, context: BotContext, caller: Caller, flow: Flow) -> None:
-    flow.step = Step.OPENS
-    await _save(context, _chat(update), caller, flow)
-    markup = InlineKeyboardMarkup(
-        [
-            [_button(context, caller, "period.open_now_button", "now")],
-            [_button(context, caller, "common.cancel_button", "cancel")],
-        ]
-    )
-    await replies.send_text(
-        update,
-        context,
-        replies.text(context, caller, "period.ask_opens"),
-        markup=markup,
-        new_message=True,
-    )
-
-
-async def _ask_deadline(
-    update: Update, context: BotContext, caller: Caller, flow: Flow, prefix: str = ""
-) -> None:
-    flow.step = Step.DEADLINE
-    await _save(context, _chat(update), caller, flow)
-    markup = InlineKeyboardMarkup([[_button(context, caller, "common.cancel_button", "cancel")]])
-    body = (prefix + "\n\n" if prefix else "") + replies.text(
-        context, caller, "period.ask_deadline"
-    )
-    await replies.send_text(update, context, body, markup=markup, new_message=True)
-
-
-async def on_message(update: Update, context: BotContext) -> None:
-    """Typed answers in the period flows: a title, an opening date, a deadline."""
-    flow = current_flow(context)
-    caller = await get_caller(update, context)
-    message = update.message
-    assert caller is not None and message is not None
-    if not caller.is_admin:
-        await context.services.conversations.end(_chat(update), caller.user_id)
-        return
-    text = (message.text or "").strip()
-    services = context.services
-    now = services.clock()
     try:
-        if flow.step == Step.TITLE:
-            reporting.validate(flow.data["kind"], text, now, _far_future(now), now)
-            flow.data["title"] = " ".join(text.split())
-            await _ask_opens(update, context, caller, flow)
-        elif flow.step == Step.OPENS:
-            flow.data["opens"] = reporting.parse_opening(text, services.config, now).isoformat()
-            await _ask_deadline(update, context, caller, flow)
-        elif flow.step == Step.DEADLINE:
-            deadline = reporting.parse_deadline(text, services.config, now)
-            request = reporting.validate(
-                flow.data["kind"],
-                flow.data["title"],
-                datetime.fromisoformat(flow.data["opens"]),
-                deadline,
-                now,
-            )
-            flow.data["deadline"] = deadline.isoformat()
-            await _confirm(update, context, caller, flow, request)
-        elif flow.step == Step.EXTEND:
-            await _extend(update, context, caller, flow, text)
-        else:
-            await replies.reply(update, context, caller, "report.use_buttons")
-    except reporting.PeriodError as exc:
-        error = replies.text(context, caller, exc.key)
-        if flow.step == Step.DEADLINE:
-            await _ask_deadline(update, context, caller, flow, prefix=error)
-        else:
-            await replies.send_text(
-                update, context, error + "\n" + replies.text(context, caller, "period.try_again")
-            )
+        button = PeriodButton.unpack(query.data)
+        await _pressed(update, context, caller, button)
+    except (BadPayload, ServiceError) as exc:
+        key = exc.key if isinstance(exc, ServiceError) else "common.stale_button"
+        await replies.reply(update, context, caller, key)
 
 
-def _far_future(now: datetime) -> datetime:
-    """The same moment a year later (28 February after a 29 February)."""
-    try:
-        return now.replace(year=now.year + 1)
-    except ValueError:  # 29 February, and next year is not a leap year
-        return now.replace(year=now.year + 1, day=28)
-
-
-async def _confirm(
-    update: Update,
-    context: BotContext,
-    caller: Caller,
-    flow: Flow,
-    request: reporting.PeriodRequest,
-) -> None:
-    flow.step = Step.CONFIRM
-    await _save(context, _chat(update), caller, flow)
-    questions = context.services.config.reports.template(request.kind).questions
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                _button(context, caller, "period.create_button", "create"),
-                _button(context, caller, "common.cancel_button", "cancel"),
-            ]
-        ]
-    )
-    await replies.reply(
-        update,
-        context,
-        caller,
-        "period.confirm",
-        title=request.title,
-        kind=replies.text(context, caller, f"period.kind_{request.kind.value}"),
-        opens=_when(context, caller, request.opens_at),
-        deadline=_when(context, caller, request.deadline_at),
-        questions=len(questions),
-        markup=markup,
-    )
-
-
-async def _create(update: Update, context: BotContext, caller: Caller, flow: Flow) -> None:
-    services = context.services
-    now = services.clock()
-    try:
-        request = reporting.validate(
-            flow.data["kind"],
-            flow.data["title"],
-            datetime.fromisoformat(flow.data["opens"]),
-            datetime.fromisoformat(flow.data["deadline"]),
-            now,
-        )
-    except reporting.PeriodError as exc:
-        await replies.reply(update, context, caller, exc.key)
-        return
-    period = await reporting.create(
-        services.db, services.config, request, created_by=caller.user_id
-    )
-    await services.conversations.end(_chat(update), caller.user_id)
-    await replies.reply(
-        update,
-        context,
-        caller,
-        "period.created",
-        title=period.title,
-        deadline=_when(context, caller, period.deadline_at),
-    )
-
-
-async def _period_action(
-    update: Update, context: BotContext, caller: Caller, action: str, parsed: cb.CallbackData
+async def _pressed(
+    update: Update, context: BotContext, caller: Caller, button: PeriodButton
 ) -> None:
     services = context.services
-    try:
-        period_id = int(parsed.args[1])
-    except (IndexError, ValueError):
-        period_id = -1
-    async with services.db.session() as session:
-        period = await periods.get_period(session=session, period_id=period_id)
-        if period is not None and action == "close_yes":
-            await periods.close_period(
-                session=session, period=period, now=services.clock(), actor_user_id=caller.user_id
-            )
-    if period is None:
-        await replies.reply(update, context, caller, "common.stale_button")
-    elif action == "ext":
-        flow = Flow(FLOW, Step.EXTEND, {"pid": period_id})
-        await _save(context, _chat(update), caller, flow)
-        await replies.reply(
+    action = button.action
+    if action is PeriodAction.NEW:
+        await _advance(
+            update, context, CREATE, Step.KIND, DraftState(), _ask_kind(update, context, caller)
+        )
+    elif action is PeriodAction.CANCEL:
+        await _leave(update, context, replies.rendered(update, context, caller, "common.cancelled"))
+    elif action is PeriodAction.EXTEND:
+        period = await service.period(services, actor=caller, period_id=button.period_id)
+        ask = replies.rendered(
             update,
             context,
             caller,
@@ -342,71 +284,213 @@ async def _period_action(
             title=period.title,
             deadline=_when(context, caller, period.deadline_at),
         )
-    elif action == "close":
+        await _advance(
+            update, context, EXTEND, Step.EXTEND, ExtendState(period_id=period.id or 0), ask
+        )
+    elif action is PeriodAction.CLOSE:
+        period = await service.period(services, actor=caller, period_id=button.period_id)
+        yes = PeriodButton.of_period(PeriodAction.CLOSE_YES, period.id or 0)
         markup = InlineKeyboardMarkup(
             [
                 [
-                    _button(context, caller, "period.close_confirm_button", "close_yes", period_id),
-                    _button(context, caller, "common.cancel_button", "cancel"),
+                    _button(context, caller, "period.close_confirm_button", yes),
+                    _cancel(context, caller),
                 ]
             ]
         )
         await replies.reply(
             update, context, caller, "period.close_confirm", title=period.title, markup=markup
         )
+    elif action is PeriodAction.CLOSE_YES:
+        await service.close(
+            services,
+            update_id=update.update_id,
+            actor=caller,
+            period_id=button.period_id,
+            render=lambda closed: [
+                replies.rendered(update, context, caller, "period.closed_done", title=closed.title)
+            ],
+        )
     else:
-        await replies.reply(update, context, caller, "period.closed_done", title=period.title)
+        await _draft_button(update, context, caller, button)
 
 
-async def _extend(
-    update: Update, context: BotContext, caller: Caller, flow: Flow, text: str
+async def _draft_button(
+    update: Update, context: BotContext, caller: Caller, button: PeriodButton
+) -> None:
+    """A button of the create flow, valid only at its own step."""
+    found = CREATE.of(context, update)
+    step, state = found if found is not None else ("", DraftState())
+    action = button.action
+    if action is PeriodAction.KIND and step == Step.KIND:
+        state = state.model_copy(update={"kind": button.kind})
+        await _advance(
+            update,
+            context,
+            CREATE,
+            Step.TITLE,
+            state,
+            _ask_title(update, context, caller, button.kind),
+        )
+    elif action is PeriodAction.TITLE and step == Step.TITLE and state.kind is not None:
+        title = _default_title(context, caller, state.kind)
+        state = state.model_copy(update={"title": title})
+        await _advance(
+            update, context, CREATE, Step.OPENS, state, _ask_opens(update, context, caller)
+        )
+    elif action is PeriodAction.NOW and step == Step.OPENS:
+        state = state.model_copy(update={"opens": context.services.clock()})
+        await _advance(
+            update, context, CREATE, Step.DEADLINE, state, _ask_deadline(update, context, caller)
+        )
+    elif action is PeriodAction.CREATE and step == Step.CONFIRM:
+        await _create(update, context, caller, state)
+    else:
+        await replies.reply(update, context, caller, "common.stale_button")
+
+
+async def _create(update: Update, context: BotContext, caller: Caller, state: DraftState) -> None:
+    if state.kind is None or state.title is None or state.opens is None or state.deadline is None:
+        await replies.reply(update, context, caller, "common.stale_button")
+        return
+    await service.create(
+        context.services,
+        update_id=update.update_id,
+        actor=caller,
+        chat_id=replies.chat_id(update),
+        draft=service.Draft(state.kind.value, state.title, state.opens, state.deadline),
+        render=lambda period: [
+            replies.rendered(
+                update,
+                context,
+                caller,
+                "period.created",
+                title=period.title,
+                deadline=_when(context, caller, period.deadline_at),
+            )
+        ],
+    )
+
+
+# -- typed answers -----------------------------------------------------------------------------
+
+StepHandler = Callable[[Update, BotContext, Caller, str, S], Awaitable[None]]
+
+
+def _typed(callback: StepHandler[S]) -> Callable[[Update, BotContext, S], Awaitable[None]]:
+    """A step taking a typed answer: the admin re-checked, a refusal re-asked politely."""
+
+    async def step(update: Update, context: BotContext, state: S) -> None:
+        caller = await get_caller(update, context)
+        message = update.message
+        assert caller is not None and message is not None
+        if not caller.is_admin:  # no longer an admin: the flow ends, nothing is said
+            await _leave(update, context)
+            return
+        text = (message.text or "").strip()
+        try:
+            await callback(update, context, caller, text, state)
+        except ServiceError as exc:
+            await replies.commit(update, context, _try_again(update, context, caller, exc.key))
+
+    return step
+
+
+async def _on_title(
+    update: Update, context: BotContext, caller: Caller, text: str, state: DraftState
+) -> None:
+    if state.kind is None:
+        raise service.PeriodError("common.stale_button")
+    title = service.validate_title(state.kind.value, text, context.services.clock())
+    await _advance(
+        update,
+        context,
+        CREATE,
+        Step.OPENS,
+        state.model_copy(update={"title": title}),
+        _ask_opens(update, context, caller),
+    )
+
+
+async def _on_opens(
+    update: Update, context: BotContext, caller: Caller, text: str, state: DraftState
+) -> None:
+    services = context.services
+    opens = service.parse_opening(text, services.config, services.clock())
+    await _advance(
+        update,
+        context,
+        CREATE,
+        Step.DEADLINE,
+        state.model_copy(update={"opens": opens}),
+        _ask_deadline(update, context, caller),
+    )
+
+
+async def _on_deadline(
+    update: Update, context: BotContext, caller: Caller, text: str, state: DraftState
 ) -> None:
     services = context.services
     now = services.clock()
-    deadline = reporting.parse_deadline(text, services.config, now)
-    async with services.work(update.update_id) as work:
-        session = work.session
-        period = await periods.get_period(session=session, period_id=int(flow.data["pid"]))
-        if period is None:
-            raise reporting.PeriodError("common.stale_button")
-        if deadline <= now:
-            raise reporting.PeriodError("date.error_deadline_past")
-        if deadline <= period.deadline_at:
-            raise reporting.PeriodError("period.error_not_later")
-        await periods.extend_deadline(
-            session=session,
-            period=period,
-            deadline_at=deadline,
-            late_days=services.config.reports.late_days,
-            actor_user_id=caller.user_id,
-        )
-        people = await contacts.list_contacts(session=session)
-        await work.end_flow(_chat(update), caller.user_id)
-        work.send(
+    if state.kind is None or state.title is None or state.opens is None:
+        raise service.PeriodError("common.stale_button")
+    try:
+        deadline = service.parse_deadline(text, services.config, now)
+        request = service.validate(state.kind.value, state.title, state.opens, deadline, now)
+    except service.PeriodError as exc:  # asked again, with the reason above the question
+        await replies.commit(update, context, _ask_deadline(update, context, caller, exc.key))
+        return
+    await _advance(
+        update,
+        context,
+        CREATE,
+        Step.CONFIRM,
+        state.model_copy(update={"deadline": deadline}),
+        _confirm(update, context, caller, request),
+    )
+
+
+async def _use_buttons(update: Update, context: BotContext, state: DraftState) -> None:
+    caller = await get_caller(update, context)
+    await replies.reply(update, context, caller, "report.use_buttons")
+
+
+async def _on_extension(
+    update: Update, context: BotContext, caller: Caller, text: str, state: ExtendState
+) -> None:
+    services = context.services
+    deadline = service.parse_deadline(text, services.config, services.clock())
+    await service.extend(
+        services,
+        update_id=update.update_id,
+        actor=caller,
+        chat_id=replies.chat_id(update),
+        period_id=state.period_id,
+        deadline=deadline,
+        render=lambda done: [
             replies.rendered(
                 update,
                 context,
                 caller,
                 "period.extended",
-                title=period.title,
+                title=done.period.title,
                 deadline=_when(context, caller, deadline),
             )
-        )
-        await notices.to_users(
-            work,
-            services,
-            [c.telegram_user_id for c, _ in people],
-            "period.extension_notice",
-            title=period.title,
-            deadline=lambda language: format_datetime(deadline, services.config.bloc.tz, language),
-        )
+        ],
+    )
 
 
-def _chat(update: Update) -> int:
-    chat = update.effective_chat
-    assert chat is not None
-    return chat.id
-
-
-async def _save(context: BotContext, chat_id: int, caller: Caller, flow: Flow) -> None:
-    await context.services.conversations.save(chat_id, caller.user_id, flow)
+CREATE: FlowSpec[DraftState] = FlowSpec(
+    FLOW,
+    DraftState,
+    {
+        Step.KIND: _use_buttons,
+        Step.TITLE: _typed(_on_title),
+        Step.OPENS: _typed(_on_opens),
+        Step.DEADLINE: _typed(_on_deadline),
+        Step.CONFIRM: _use_buttons,
+    },
+)
+EXTEND: FlowSpec[ExtendState] = FlowSpec(
+    EXTEND_FLOW, ExtendState, {Step.EXTEND: _typed(_on_extension)}
+)

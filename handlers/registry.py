@@ -23,6 +23,7 @@ from bot.callbacks.people import (
     RevokePage,
     RevokePick,
 )
+from bot.callbacks.periods import PeriodButton, RemindButton
 from bot.callbacks.reports import ReportAction, ReportPeriodPick
 from handlers import (
     admin,
@@ -83,15 +84,16 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(reports.period_picked, pattern=ReportPeriodPick.pattern()),
             CallbackQueryHandler(reports.on_button, pattern=ReportAction.pattern()),
             # Plain messages from someone in the middle of a flow.
-            CallbackQueryHandler(periods.on_button, pattern=cb.pattern(cb.Prefix.PERIOD)),
+            CallbackQueryHandler(periods.on_button, pattern=PeriodButton.pattern()),
             CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
             CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
-            CallbackQueryHandler(remind.on_button, pattern=cb.pattern(cb.Prefix.REMIND)),
+            CallbackQueryHandler(remind.on_button, pattern=RemindButton.pattern()),
             CallbackQueryHandler(events.on_button, pattern=cb.pattern(cb.Prefix.EVENT)),
             CallbackQueryHandler(broadcast.on_button, pattern=BroadcastButton.pattern()),
             CallbackQueryHandler(broadcast.on_ack, pattern=Ack.pattern()),
             InFlow(reports.SPEC, services=services),
-            InFlow(periods.FLOW, periods.on_message, services),
+            InFlow(periods.CREATE, services=services),
+            InFlow(periods.EXTEND, services=services),
             InFlow(review.FLOW, review.on_message, services),
             InFlow(events.FLOW, events.on_message, services),
             InFlow(broadcast.SPEC, services=services),

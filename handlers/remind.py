@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.callbacks import BadPayload
+from bot.callbacks.periods import RemindAction, RemindButton
 from bot.context import BotContext
-from bot.reminders import Reminders
-from handlers import callback_data as cb
+from bot.services import periods as periods_service
+from bot.services import reminders
+from bot.services.errors import ServiceError
+from bot.services.work import Outgoing
 from handlers import keyboards, replies
 from handlers.permissions import Caller, admin_only, get_caller
-from storage import periods
-from storage import reminders as store
-from storage.models import ReportPeriod
-
-
-def _reminders(context: BotContext) -> Reminders:
-    service = context.services.reminders
-    assert isinstance(service, Reminders)
-    return service
 
 
 @admin_only
@@ -25,15 +20,14 @@ async def remind_command(update: Update, context: BotContext) -> None:
     """Offers the open periods, or goes straight to the only one."""
     caller = await get_caller(update, context)
     assert caller is not None
-    async with context.services.db.read() as session:
-        open_now = await periods.open_periods(session=session, now=context.services.clock())
+    open_now = await periods_service.open_now(context.services, actor=caller)
     if not open_now:
         await replies.reply(update, context, caller, "report.no_open_period")
     elif len(open_now) == 1:
-        await _menu(update, context, caller, open_now[0])
+        await _menu(update, context, caller, open_now[0].id or 0, page=0)
     else:
         rows = [
-            [InlineKeyboardButton(p.title, callback_data=cb.build(cb.Prefix.REMIND, "p", p.id))]
+            [InlineKeyboardButton(p.title, callback_data=RemindButton.page(p.id or 0).pack())]
             for p in open_now
         ]
         await replies.reply(
@@ -41,21 +35,25 @@ async def remind_command(update: Update, context: BotContext) -> None:
         )
 
 
-async def _menu(update: Update, context: BotContext, caller: Caller, period: ReportPeriod) -> None:
-    async with context.services.db.read() as session:
-        missing = await store.units_to_remind(session=session, period_id=period.id or 0)
-    if not missing:
+async def _menu(
+    update: Update, context: BotContext, caller: Caller, period_id: int, *, page: int
+) -> None:
+    """One page of the period's missing units, under «remind all»."""
+    found = await reminders.missing(context.services, actor=caller, period_id=period_id)
+    period = found.period
+    if not found.units:
         await replies.reply(update, context, caller, "remind.none_missing", title=period.title)
         return
+    pid = period.id or 0
     items = [
-        (keyboards.button_label(unit.name), cb.build(cb.Prefix.REMIND, "u", period.id, unit.id))
-        for unit in missing
+        (keyboards.button_label(unit.name), RemindButton.unit(pid, unit.id).pack())
+        for unit in found.units
     ]
-    label = replies.text(context, caller, "remind.all_button", missing=len(missing))
+    label = replies.text(context, caller, "remind.all_button", missing=len(found.units))
     markup = keyboards.paged(
-        [(label, cb.build(cb.Prefix.REMIND, "all", period.id)), *items],
-        page=0,
-        page_prefix=cb.build(cb.Prefix.REMIND, "p", period.id),
+        [(label, RemindButton.everyone(pid).pack()), *items],
+        page=page,
+        page_prefix=lambda n: RemindButton.page(pid, n).pack(),
         cancel_label=replies.text(context, caller, "common.cancel_button"),
     )
     await replies.reply(
@@ -64,7 +62,7 @@ async def _menu(update: Update, context: BotContext, caller: Caller, period: Rep
         caller,
         "remind.choose",
         title=period.title,
-        missing=len(missing),
+        missing=len(found.units),
         markup=markup,
     )
 
@@ -77,25 +75,22 @@ async def on_button(update: Update, context: BotContext) -> None:
     await query.answer()
     caller = await get_caller(update, context)
     assert caller is not None
-    args = cb.parse(query.data).args
     try:
-        action, period_id = args[0], int(args[1])
-        unit_id = int(args[2]) if action == "u" else None
-    except (IndexError, ValueError):
-        action, period_id, unit_id = "", -1, None
-    async with context.services.db.read() as session:
-        period = await periods.get_period(session=session, period_id=period_id)
-    now = context.services.clock()
-    if period is None or periods.status_of(period, now) is not periods.PeriodStatus.OPEN:
+        button = RemindButton.unpack(query.data)
+        if button.action is RemindAction.PERIOD:
+            await _menu(update, context, caller, button.period_id, page=button.page_number)
+            return
+
+        def render(done: reminders.Reminded) -> list[Outgoing]:
+            return [replies.rendered(update, context, caller, "remind.sent", count=done.units)]
+
+        await reminders.remind_now(
+            context.services,
+            update_id=update.update_id,
+            actor=caller,
+            period_id=button.period_id,
+            unit_id=button.unit_id,
+            render=render,
+        )
+    except (BadPayload, ServiceError):
         await replies.reply(update, context, caller, "common.stale_button")
-        return
-    if action == "p":
-        await _menu(update, context, caller, period)
-        return
-    if action not in ("all", "u"):
-        await replies.reply(update, context, caller, "common.stale_button")
-        return
-    count = await _reminders(context).remind_now(
-        period, None if unit_id is None else [unit_id], caller.user_id
-    )
-    await replies.reply(update, context, caller, "remind.sent", count=count)

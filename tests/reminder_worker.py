@@ -16,7 +16,7 @@ from bot.app import make_services
 from bot.config import load_config
 from bot.dispatch import Dispatcher
 from bot.ratelimit import Limits
-from bot.reminders import Reminders
+from bot.services.reminders import Reminders
 from storage import outbox
 from tests.factories import FakeClock
 

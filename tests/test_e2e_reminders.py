@@ -14,7 +14,9 @@ from sqlmodel import select
 from bot.config import load_config
 from bot.emulator import BotApiEmulator
 from bot.runner import prepare_database
+from handlers.keyboards import button_label
 from storage import bloc, periods
+from storage import reminders as reminder_store
 from storage.db import Database
 from storage.models import Contact, OutboxMessage
 from tests.factories import ADMIN_ID, TOKEN, FakeClock, example_raw, write_config
@@ -152,3 +154,30 @@ async def test_two_processes_on_one_database_send_each_reminder_once(tmp_path) -
             rows = (await session.exec(select(OutboxMessage))).all()
         await db.dispose()
     assert len(rows) == 15 and all(r.status == "sent" for r in rows)
+
+
+def _labels(message: dict) -> list[str]:
+    return [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+
+
+async def test_nhac_picks_a_unit_past_the_first_page(tmp_path) -> None:
+    clock = FakeClock(local("2023-06-10 10:00"))
+    async with running_bot(tmp_path, clock=clock) as bot:
+        async with bot.db.read() as session:
+            last = (await reminder_store.active_units(session=session))[-1]
+        label = button_label(last.name)
+        lan = bot.user(3004, "Lan")
+        await bot.join(lan, last.code)
+        await _period(bot, "2023-06-09 09:00", "2023-06-30 17:00")
+        menu = await bot.say(bot.admin, "/nhac", contains="chưa nộp")
+        assert label not in _labels(menu) and "1/2" in _labels(menu)
+        second = await bot.press(bot.admin, menu, "›")
+        assert "2/2" in _labels(second) and label in _labels(second)
+        back = await bot.press(bot.admin, second, "‹")
+        assert "1/2" in _labels(back)
+        second = await bot.press(bot.admin, back, "›")
+        mark = bot.emu.mark(lan.id)
+        done = await bot.press(bot.admin, second, label)
+        assert "Đã gửi lời nhắc tới 1 đơn vị" in done["text"]
+        reminder = await bot.emu.wait_for_message(lan.id, after=mark, contains="nhắc")
+        assert "30/06/2023 17:00" in reminder["text"]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.dates import DateError, check_period_times, parse_local_datetime
 from bot.questions import AnswerError, Question, format_number, parse_number, parse_text_answer
-from handlers.periods import _far_future
+from bot.services.periods import far_future
 from handlers.render import split_message
 from storage.submissions import days_late
 
@@ -142,4 +142,4 @@ def test_split_keeps_everything_under_the_limit(blocks: list[str]) -> None:
 )
 def test_a_year_later_survives_29_february(now: datetime, expected: datetime) -> None:
     # The period flow checks a typed title against a deadline a year away.
-    assert _far_future(now) == expected
+    assert far_future(now) == expected

@@ -12,7 +12,10 @@ from sqlmodel import select
 
 from bot.app import make_services
 from bot.config import Config
-from bot.reminders import Reminders
+from bot.permissions import Caller, Role
+from bot.services import reminders as reminder_service
+from bot.services.errors import NotAllowed, ServiceError
+from bot.services.reminders import Reminders
 from storage import bloc, periods
 from storage.db import Database
 from storage.models import Contact, OutboxMessage, ReportPeriod, Submission, UserSetting
@@ -168,7 +171,7 @@ async def test_two_services_racing_send_each_slot_once(world, db_url) -> None:
 
 async def test_stale_slots_are_logged_once(world, caplog: pytest.LogCaptureFixture) -> None:
     services, clock, _units, _period = world
-    caplog.set_level(logging.WARNING, logger="bot.reminders")
+    caplog.set_level(logging.WARNING, logger="bot.services.reminders")
     await _run(services, clock, "2023-06-09 08:00")  # open and before_7 are > 12 h old
     await _run(services, clock, "2023-06-09 09:00")
     warnings = [r.message for r in caplog.records if "too long ago" in r.message]
@@ -179,13 +182,49 @@ async def test_manual_reminder_goes_to_the_missing_only(world) -> None:
     services, clock, units, period = world
     clock.set_local("2023-06-10 10:00")
     await _submit(services.db, period, units["TN-02"].id)
-    async with services.db.session() as session:
-        stored = await periods.get_period(session=session, period_id=period.id)
-    reminders = Reminders(services)
-    count = await reminders.remind_now(stored, None, actor_user_id=ADMIN_ID)
-    assert count == 14  # every active unit still missing, with or without contacts
+    admin = Caller(ADMIN_ID, "Admin", None, Role.ADMIN, "vi")
+
+    async def remind(unit_id: int | None) -> int:
+        done = await reminder_service.remind_now(
+            services,
+            update_id=None,
+            actor=admin,
+            period_id=period.id,
+            unit_id=unit_id,
+            render=lambda _: [],
+        )
+        return done.units
+
+    assert await remind(None) == 14  # every active unit still missing, with or without contacts
     rows = await _rows(services.db)
     assert sorted(r.chat_id for r in rows) == [9000, 9001, 9003]
     assert "nhắc" in next(r for r in rows if r.chat_id == 9000).text
-    one = await reminders.remind_now(stored, [units["GT-02"].id], actor_user_id=ADMIN_ID)
-    assert one == 1 and (await _rows(services.db))[-1].chat_id == 9000
+    assert await remind(units["GT-02"].id) == 1
+    assert (await _rows(services.db))[-1].chat_id == 9000
+
+
+async def test_manual_reminder_is_refused_to_a_non_admin_and_for_a_closed_period(world) -> None:
+    services, clock, _units, period = world
+    clock.set_local("2023-06-10 10:00")
+    contact = Caller(9000, "Lan", None, Role.CONTACT, "vi")
+    with pytest.raises(NotAllowed):
+        await reminder_service.remind_now(
+            services,
+            update_id=None,
+            actor=contact,
+            period_id=period.id,
+            unit_id=None,
+            render=lambda _: [],
+        )
+    clock.set_local("2024-06-10 10:00")  # long past the late window
+    admin = Caller(ADMIN_ID, "Admin", None, Role.ADMIN, "vi")
+    with pytest.raises(ServiceError):
+        await reminder_service.remind_now(
+            services,
+            update_id=None,
+            actor=admin,
+            period_id=period.id,
+            unit_id=None,
+            render=lambda _: [],
+        )
+    assert await _rows(services.db) == []

@@ -11,8 +11,8 @@ from bot.app import make_services
 from bot.config import Config
 from bot.context import Services
 from bot.events import EventReminders
-from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.services.reminders import Reminders
 from storage.db import Database
 
 

@@ -12,20 +12,26 @@ from __future__ import annotations
 import html
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bot.callbacks.reports import ReportPeriodPick
-from bot.context import Services
 from bot.i18n import format_datetime
+from bot.permissions import Caller
 from bot.planning import PeriodTimes, Slot, due, period_slots
+from bot.services.errors import ServiceError
+from bot.services.periods import require_admin
+from bot.services.work import Outgoing, Work
 from bot.workdays import WorkCalendar
-from storage import audit, groups, outbox
+from storage import audit, groups, outbox, periods
 from storage import reminders as store
 from storage.models import ReportPeriod, utcnow
 from storage.outbox import Priority
+
+if TYPE_CHECKING:
+    from bot.context import Services
 
 log = logging.getLogger(__name__)
 Target = TypeVar("Target")
@@ -295,25 +301,89 @@ class Reminders(SlotService[ReportPeriod]):
         return text if len(text) <= 4000 else text[:3990].rsplit("\n", 1)[0] + "\n…"
 
     async def remind_now(
-        self, period: ReportPeriod, unit_ids: list[int] | None, actor_user_id: int
+        self, work: Work, period: ReportPeriod, unit_ids: list[int] | None, actor_user_id: int
     ) -> int:
-        """An admin's /nhac: reminds the missing units (or the chosen ones) right away."""
-        services = self.services
+        """An admin's /nhac: queues reminders to the missing units (or the chosen ones) in
+        the admin's unit of work; returns how many units."""
         self._roster = None  # fresh contacts, not those of the last scheduled run
-        async with services.db.session() as session:
-            units = await store.units_to_remind(session=session, period_id=period.id or 0)
-            chosen = [u for u in units if unit_ids is None or u.id in unit_ids]
-            rows = await self._unit_rows(session, period, None, chosen, services.clock())
-            await outbox.enqueue_many(session=session, rows=rows, now=services.clock())
-            await audit.record(
-                session=session,
-                action="reminder.manual",
-                actor_user_id=actor_user_id,
-                target=f"period:{period.id}",
-                units=[u.code for u in chosen],
+        session = work.session
+        units = await store.units_to_remind(session=session, period_id=period.id or 0)
+        chosen = [u for u in units if unit_ids is None or u.id in unit_ids]
+        rows = await self._unit_rows(session, period, None, chosen, work.now)
+        work.send(
+            *(
+                Outgoing(
+                    chat_id=row["chat_id"],
+                    text=row["text"],
+                    markup=row["reply_markup"],
+                    priority=row["priority"],
+                    source=row["source"],
+                )
+                for row in rows
             )
-        self.wake()
+        )
+        await audit.record(
+            session=session,
+            action="reminder.manual",
+            actor_user_id=actor_user_id,
+            target=f"period:{period.id}",
+            units=[u.code for u in chosen],
+        )
         return len(chosen)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An open period and its units still missing a report, for the /nhac menu."""
+
+    period: ReportPeriod
+    units: list[store.UnitRef]
+
+
+@dataclass(frozen=True)
+class Reminded:
+    """What a manual reminder did: the period, and how many units it reminded."""
+
+    period: ReportPeriod
+    units: int
+
+
+async def _open_period(session: Any, period_id: int, now: datetime) -> ReportPeriod:
+    period = await periods.get_period(session=session, period_id=period_id)
+    if period is None or periods.status_of(period, now) is not periods.PeriodStatus.OPEN:
+        raise ServiceError("common.stale_button")
+    return period
+
+
+async def missing(services: Services, *, actor: Caller, period_id: int) -> Missing:
+    """The units of an open period still to remind (ServiceError if it is not open)."""
+    require_admin(services, actor)
+    async with services.db.read() as session:
+        period = await _open_period(session, period_id, services.clock())
+        units = await store.units_to_remind(session=session, period_id=period.id or 0)
+    return Missing(period, units)
+
+
+async def remind_now(
+    services: Services,
+    *,
+    update_id: int | None,
+    actor: Caller,
+    period_id: int,
+    unit_id: int | None,
+    render: Callable[[Reminded], Sequence[Outgoing]],
+) -> Reminded:
+    """An admin's /nhac: reminds every missing unit of an open period (or one of them);
+    the reminders and the admin's reply commit together."""
+    require_admin(services, actor)
+    async with services.work(update_id) as work:
+        period = await _open_period(work.session, period_id, work.now)
+        count = await Reminders(services).remind_now(
+            work, period, None if unit_id is None else [unit_id], actor.user_id
+        )
+        result = Reminded(period, count)
+        work.send(*render(result))
+    return result
 
 
 def slot_marker(slot: Slot) -> str:

@@ -19,8 +19,8 @@ from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.dispatch import Dispatcher
-    from bot.events import EventReminders
     from bot.reminders import Reminders
+    from bot.services.events import EventReminders
 
 
 @dataclass

@@ -15,9 +15,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from bot.context import Services
 from bot.i18n import format_datetime
 from bot.planning import PeriodTimes, Slot, due, period_slots
 from bot.workdays import WorkCalendar
@@ -25,6 +24,9 @@ from storage import audit, groups, outbox
 from storage import reminders as store
 from storage.models import ReportPeriod, utcnow
 from storage.outbox import Priority
+
+if TYPE_CHECKING:
+    from bot.context import Services
 
 log = logging.getLogger(__name__)
 Target = TypeVar("Target")

@@ -10,11 +10,11 @@ from bot.app import build_application, learn_username, make_services, set_comman
 from bot.config import Config
 from bot.context import Services
 from bot.dispatch import Dispatcher
-from bot.events import EventReminders
 from bot.inbox import Inbox, Poller
 from bot.processor import ChatOrderedProcessor
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.services.events import EventReminders
 from bot.webhook import WebhookServer
 from storage import bloc
 from storage.db import Database

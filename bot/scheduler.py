@@ -16,8 +16,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.events import EventReminders
 from bot.reminders import Reminders
+from bot.services.events import EventReminders
 from storage import inbox, outbox
 
 log = logging.getLogger(__name__)

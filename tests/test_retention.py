@@ -11,9 +11,9 @@ from sqlmodel import col, select
 
 from bot.app import make_services
 from bot.config import Config, RetentionConfig
-from bot.events import EventReminders
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.services.events import EventReminders
 from storage import inbox, outbox
 from storage.db import Database
 from storage.models import Announcement, AnnouncementDelivery, InboxUpdate, OutboxMessage

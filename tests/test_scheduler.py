@@ -10,9 +10,9 @@ import pytest
 from bot.app import make_services
 from bot.config import Config
 from bot.context import Services
-from bot.events import EventReminders
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.services.events import EventReminders
 from storage.db import Database
 
 

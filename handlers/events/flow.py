@@ -80,12 +80,6 @@ class EventFlow(FlowState):
         )
 
 
-def _caller(context: BotContext) -> Caller:
-    caller = context.cache.get("caller")
-    assert isinstance(caller, Caller)
-    return caller
-
-
 async def _me(update: Update, context: BotContext) -> Caller:
     caller = await get_caller(update, context)
     assert caller is not None

@@ -292,6 +292,35 @@ async def test_a_contact_revoked_mid_registration_is_refused_and_the_flow_ends(
     assert event.id
 
 
+async def test_a_contact_revoked_at_the_picker_is_refused_on_the_next_press(bot: Harness) -> None:
+    lan = bot.user(2001, "Lan")
+    await bot.join(lan, "GT-02")
+    mark = bot.emu.mark(lan.id)
+    request = events.validate(
+        kind="sports",
+        title="Hội thao công đoàn",
+        starts_at=_local(_day(10, "08:00")),
+        place="Nhà thi đấu tỉnh",
+        description="",
+        registration_deadline=_local(_day(5, "17:00")),
+        disciplines=("Bóng đá", "Cầu lông"),
+        now=bot.services.clock(),
+    )
+    await events.create(bot.services, actor=None, draft=request)
+    announced = await bot.emu.wait_for_message(lan.id, contains="Hội thao", after=mark)
+    await bot.press(lan, announced, "Đăng ký tham gia")
+    picker = await bot.say(lan, "9")
+    assert "▫️ Bóng đá" in str(picker["reply_markup"])
+    async with bot.db.session() as session:
+        bound = await contacts.get_active_contact(session=session, telegram_user_id=lan.id)
+        await contacts.revoke_contact(session=session, contact_id=bound.id, actor_user_id=None)
+    assert "đã được thu hồi" in await _alert(bot, lan, picker, "▫️ Bóng đá")
+    async with bot.db.session() as session:
+        assert (await session.exec(select(EventRegistration))).all() == []
+        assert (await session.exec(select(ConversationState))).all() == []
+    assert "chưa được đăng ký" in (await bot.say(lan, "xin chào"))["text"]
+
+
 async def test_a_forged_event_id_is_a_stale_button(bot: Harness) -> None:
     lan = bot.user(2001, "Lan")
     await bot.join(lan, "GT-02")

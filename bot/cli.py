@@ -14,7 +14,6 @@ from typing import Any
 from telegram import Bot
 from telegram.helpers import create_deep_linked_url
 
-from bot import events
 from bot.app import make_services
 from bot.config import Config, load_config
 from bot.errors import ConfigError, MissingTokenError, ThiduaError
@@ -22,7 +21,7 @@ from bot.i18n import default_translator, format_datetime
 from bot.logs import setup_logging
 from bot.questions import PeriodKind
 from bot.runner import prepare_database, serve
-from bot.services import contacts
+from bot.services import contacts, events
 from bot.services import periods as period_rules
 from bot.services.errors import ServiceError
 from storage import bloc, periods, settings
@@ -265,9 +264,10 @@ async def _event(config: Config, language: str, args: argparse.Namespace) -> int
             await _list_events(services, language)
             return EXIT_OK
         try:
-            event, count = await events.create(
-                services, _event_request(services, args), created_by=None
+            created = await events.create(  # None: the operator at the console
+                services, actor=None, draft=_event_request(services, args)
             )
+            event, count = created.event, created.queued
         except events.EventError as exc:
             print(_say(language, exc.key, **exc.details), file=sys.stderr)
             return EXIT_CONFIG

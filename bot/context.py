@@ -19,7 +19,7 @@ from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.dispatch import Dispatcher
-    from bot.events import EventReminders
+    from bot.services.events import EventReminders
     from bot.services.reminders import Reminders
 
 

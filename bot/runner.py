@@ -9,11 +9,11 @@ from bot.app import build_application, learn_username, make_services, set_comman
 from bot.config import Config
 from bot.context import Services
 from bot.dispatch import Dispatcher
-from bot.events import EventReminders
 from bot.inbox import Inbox, Poller
 from bot.processor import ChatOrderedProcessor
 from bot.scheduler import Scheduler
 from bot.services.announcements import auto_resend, handle_unreachable, record_sent
+from bot.services.events import EventReminders
 from bot.services.reminders import Reminders
 from bot.webhook import WebhookServer
 from storage import bloc

@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.events import EventReminders
+from bot.services.events import EventReminders
 from bot.services.reminders import Reminders
 from storage import inbox, outbox
 

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot import events
-from bot.events import EventReminders
-from storage.models import Event, EventRegistration, OutboxMessage
+from bot.services import events
+from bot.services.events import EventReminders
+from storage import contacts
+from storage.models import ConversationState, Event, EventRegistration, OutboxMessage
 from tests.factories import ADMIN_ID, TOKEN, FakeClock, example_raw, write_config
 from tests.harness import Harness, running_bot
 
@@ -191,7 +192,7 @@ async def test_registering_after_the_deadline_is_refused(bot: Harness) -> None:
         disciplines=(),
         now=bot.services.clock(),
     )
-    event, _ = await events.create(bot.services, request, created_by=ADMIN_ID)
+    event = (await events.create(bot.services, actor=None, draft=request)).event
     announced = await bot.emu.wait_for_message(lan.id, contains="Giao lưu văn nghệ", after=mark)
     bot.services.clock = FakeClock(event.registration_deadline + timedelta(minutes=1))
     assert "hết hạn đăng ký" in await _alert(bot, lan, announced, "Đăng ký tham gia")
@@ -227,7 +228,7 @@ async def test_the_day_before_reminder_leads_to_the_event_page(bot: Harness) -> 
         disciplines=(),
         now=bot.services.clock(),
     )
-    event, _ = await events.create(bot.services, request, created_by=ADMIN_ID)
+    event = (await events.create(bot.services, actor=None, draft=request)).event
     announced = await bot.emu.wait_for_message(lan.id, contains="Học tập kinh nghiệm tại")
     await bot.emu.wait_for_message(hoa.id, contains="Học tập kinh nghiệm tại")
     ask = await bot.press(lan, announced, "Đăng ký tham gia")
@@ -249,6 +250,92 @@ async def test_the_day_before_reminder_leads_to_the_event_page(bot: Harness) -> 
     again = await EventReminders(bot.services, wake=dispatcher.wake).run_once()
     assert again.messages == 0 and bot.emu.mark(hoa.id) == marks[hoa.id]
     assert event.id
+
+
+async def _learning_visit(bot: Harness) -> Event:
+    request = events.validate(
+        kind="learning",
+        title="Học tập kinh nghiệm tại Quảng Ninh",
+        starts_at=_local(_day(10, "08:00")),
+        place="Hạ Long",
+        description="",
+        registration_deadline=_local(_day(5, "17:00")),
+        disciplines=(),
+        now=bot.services.clock(),
+    )
+    return (await events.create(bot.services, actor=None, draft=request)).event
+
+
+async def test_a_contact_revoked_mid_registration_is_refused_and_the_flow_ends(
+    bot: Harness,
+) -> None:
+    """Revoked behind the bot's back (the console, another process): the bot still has the
+    flow and the contact cached, but the service re-checks and refuses politely."""
+    lan = bot.user(2001, "Lan")
+    await bot.join(lan, "GT-02")
+    mark = bot.emu.mark(lan.id)
+    event = await _learning_visit(bot)
+    announced = await bot.emu.wait_for_message(lan.id, contains="Quảng Ninh", after=mark)
+    ask = await bot.press(lan, announced, "Đăng ký tham gia")
+    assert "số người" in ask["text"]
+    async with bot.db.session() as session:
+        bound = await contacts.get_active_contact(session=session, telegram_user_id=lan.id)
+        await contacts.revoke_contact(session=session, contact_id=bound.id, actor_user_id=None)
+
+    refused = await bot.say(lan, "12")
+    assert "đã được thu hồi" in refused["text"] and "lỗi" not in refused["text"]
+    async with bot.db.session() as session:
+        assert (await session.exec(select(EventRegistration))).all() == []
+        assert (await session.exec(select(ConversationState))).all() == []
+    after = await bot.say(lan, "12")  # no longer an answer to the question, nor an error
+    assert "chưa được đăng ký" in after["text"] and "lỗi" not in after["text"]
+    assert event.id
+
+
+async def test_a_contact_revoked_at_the_picker_is_refused_on_the_next_press(bot: Harness) -> None:
+    lan = bot.user(2001, "Lan")
+    await bot.join(lan, "GT-02")
+    mark = bot.emu.mark(lan.id)
+    request = events.validate(
+        kind="sports",
+        title="Hội thao công đoàn",
+        starts_at=_local(_day(10, "08:00")),
+        place="Nhà thi đấu tỉnh",
+        description="",
+        registration_deadline=_local(_day(5, "17:00")),
+        disciplines=("Bóng đá", "Cầu lông"),
+        now=bot.services.clock(),
+    )
+    await events.create(bot.services, actor=None, draft=request)
+    announced = await bot.emu.wait_for_message(lan.id, contains="Hội thao", after=mark)
+    await bot.press(lan, announced, "Đăng ký tham gia")
+    picker = await bot.say(lan, "9")
+    assert "▫️ Bóng đá" in str(picker["reply_markup"])
+    async with bot.db.session() as session:
+        bound = await contacts.get_active_contact(session=session, telegram_user_id=lan.id)
+        await contacts.revoke_contact(session=session, contact_id=bound.id, actor_user_id=None)
+    assert "đã được thu hồi" in await _alert(bot, lan, picker, "▫️ Bóng đá")
+    async with bot.db.session() as session:
+        assert (await session.exec(select(EventRegistration))).all() == []
+        assert (await session.exec(select(ConversationState))).all() == []
+    assert "chưa được đăng ký" in (await bot.say(lan, "xin chào"))["text"]
+
+
+async def test_a_forged_event_id_is_a_stale_button(bot: Harness) -> None:
+    lan = bot.user(2001, "Lan")
+    await bot.join(lan, "GT-02")
+    mark = bot.emu.mark(lan.id)
+    await _learning_visit(bot)
+    announced = await bot.emu.wait_for_message(lan.id, contains="Quảng Ninh", after=mark)
+    for data in ("ev:show:" + "9" * 25, "ev:reg:-1x", "ev:d:1", "ev:nothing:1"):
+        update = bot.emu.press_button(lan, announced, data, check=False)
+        call = await bot.emu.wait_for_call(
+            "answerCallbackQuery",
+            lambda c, u=update: c.params.get("callback_query_id") == u["callback_query"]["id"],
+        )
+        assert "Nút này đã cũ" in call.params["text"], data
+    async with bot.db.session() as session:
+        assert (await session.exec(select(EventRegistration))).all() == []
 
 
 async def _cli(*args: str) -> tuple[int, str, str]:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
-from bot import events
 from bot.app import make_services
 from bot.config import Config
 from bot.context import Services
-from bot.events import EventError, EventReminders
-from storage import audit, bloc
+from bot.permissions import Caller, Role
+from bot.services import events
+from bot.services.errors import NotAllowed
+from bot.services.events import EventError, EventReminders
+from storage import audit, bloc, contacts
 from storage import events as store
 from storage.db import Database
 from storage.models import (
@@ -25,10 +28,24 @@ from storage.models import (
     ReminderLog,
     UserSetting,
 )
-from tests.factories import FakeClock, make_config
+from tests.factories import ADMIN_ID, FakeClock, make_config
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = "2023-10-02 10:00"  # a Monday
+CODES = ["GT-02", "GT-03", "TN-02", "XD-01"]  # the units with a contact, 9000 + position
+ADMIN = Caller(user_id=ADMIN_ID, full_name="Admin", username=None, role=Role.ADMIN, language="vi")
+
+
+def contact(user_id: int) -> Caller:
+    """A unit's contact as a handler would have seen them."""
+    return Caller(
+        user_id=user_id,
+        full_name=f"Contact {user_id}",
+        username=None,
+        role=Role.CONTACT,
+        language="vi",
+        contact=Contact(unit_id=0, telegram_user_id=user_id, full_name="x"),
+    )
 
 
 def local(text: str) -> datetime:
@@ -125,7 +142,7 @@ async def world(seeded: Database, config: Config):
     services.clock = clock
     async with seeded.session() as session:
         units = {u.code: u for u in await bloc.list_units(session=session)}
-        for n, code in enumerate(["GT-02", "GT-03", "TN-02", "XD-01"]):
+        for n, code in enumerate(CODES):
             session.add(Contact(unit_id=units[code].id, telegram_user_id=9000 + n, full_name=code))
         session.add(UserSetting(telegram_user_id=9003, language="en"))
     return services, clock, units
@@ -134,8 +151,7 @@ async def world(seeded: Database, config: Config):
 async def _create(services: Services, **changes: object) -> Event:
     values: dict = {"now": services.clock()}
     values.update(changes)
-    event, _ = await events.create(services, _request(**values), created_by=1)
-    return event
+    return (await events.create(services, actor=ADMIN, draft=_request(**values))).event
 
 
 async def _outbox(db: Database) -> list[OutboxMessage]:
@@ -146,18 +162,18 @@ async def _outbox(db: Database) -> list[OutboxMessage]:
 async def _register(services: Services, event: Event, unit, people: int = 0, names=None, **kw):
     return await events.register(
         services,
+        actor=contact(9000 + CODES.index(unit.code)),
         event_id=event.id,
-        unit_id=unit.id,
         participating=kw.pop("participating", True),
         people=people,
         disciplines=names or [],
-        user_id=kw.pop("user_id", 7),
     )
 
 
 async def test_creating_announces_to_every_contact_in_their_language(world) -> None:
     services, _, _ = world
-    event, queued = await events.create(services, _request(), created_by=1)
+    created = await events.create(services, actor=ADMIN, draft=_request())
+    event, queued = created.event, created.queued
     rows = await _outbox(services.db)
     assert queued == 4 and sorted(r.chat_id for r in rows) == [9000, 9001, 9002, 9003]
     vietnamese = next(r for r in rows if r.chat_id == 9000)
@@ -170,9 +186,9 @@ async def test_creating_announces_to_every_contact_in_their_language(world) -> N
     assert vietnamese.dedup_key.startswith(f"event:{event.id}:announce:c")
     english = next(r for r in rows if r.chat_id == 9003)
     assert "Registration closes" in english.text and "Take part" in str(english.reply_markup)
-    async with services.db.session() as session:
-        again = await events.announce(services, session, event)  # idempotent by dedup_key
-        entries = await audit.recent(session=session, action="event.create")
+    async with services.work() as work:
+        again = await events.announce(services, work, event)  # idempotent by dedup_key
+        entries = await audit.recent(session=work.session, action="event.create")
     assert again == 4 and len(await _outbox(services.db)) == 4
     assert entries and entries[0].target == f"event:{event.id}"
 
@@ -243,17 +259,54 @@ async def test_no_registration_after_the_deadline_or_for_a_cancelled_event(world
     assert caught.value.key == "event.error_closed"
     clock.now = local(NOW)
     other = await _create(services, title="Hội thao mùa thu")
-    await events.cancel(services, event_id=other.id, actor_user_id=1)
+    await events.cancel(services, event_id=other.id, actor=ADMIN)
     with pytest.raises(EventError) as caught:
         await _register(services, other, units["GT-02"], 5, ["Bóng đá"])
     assert caught.value.key == "event.error_cancelled"
     with pytest.raises(EventError) as caught:
-        await events.register(
-            services, event_id=99999, unit_id=units["GT-02"].id, participating=False, user_id=1
-        )
+        await events.register(services, actor=contact(9000), event_id=99999, participating=False)
     assert caught.value.key == "event.error_gone"
     async with services.db.read() as session:
         assert (await session.exec(select(EventRegistration))).all() == []
+
+
+async def test_the_service_rechecks_who_acts(world) -> None:
+    """A revoked contact is refused (not trusted from the handler's view of them), a
+    non-admin cannot create, move or cancel, and nothing of a refusal is stored."""
+    services, _, _ = world
+    event = await _create(services)
+    async with services.db.session() as session:
+        bound = await contacts.get_active_contact(session=session, telegram_user_id=9000)
+        await contacts.revoke_contact(session=session, contact_id=bound.id, actor_user_id=1)
+    for call in (
+        events.register(services, actor=contact(9000), event_id=event.id, participating=False),
+        events.begin_registration(
+            services, update_id=None, actor=contact(9000), event_id=event.id, render=_no_reply
+        ),
+    ):
+        with pytest.raises(NotAllowed) as caught:
+            await call
+        assert caught.value.key == "event.contact_revoked"
+    stranger = replace(contact(4242), contact=None)
+    with pytest.raises(NotAllowed) as caught:
+        await events.register(services, actor=stranger, event_id=event.id, participating=False)
+    assert caught.value.key == "event.no_unit"
+    lan = contact(9001)
+    for call in (
+        events.create(services, actor=lan, draft=_request(now=services.clock())),
+        events.change(services, actor=lan, event_id=event.id, place="Nhà văn hóa"),
+        events.cancel(services, actor=lan, event_id=event.id),
+    ):
+        with pytest.raises(NotAllowed):
+            await call
+    async with services.db.read() as session:
+        assert (await session.exec(select(EventRegistration))).all() == []
+        assert len((await session.exec(select(Event))).all()) == 1
+        assert (await store.get_event(session=session, event_id=event.id)).cancelled_at is None
+
+
+def _no_reply(_: object) -> events.Reply:
+    return events.Reply()
 
 
 async def test_two_contacts_answering_at_once_leave_one_registration(world) -> None:
@@ -274,9 +327,10 @@ async def test_changing_the_time_tells_registered_units_only(world) -> None:
     await _register(services, event, units["GT-02"], 12, ["Bóng đá"])
     await _register(services, event, units["GT-03"], participating=False)
     before = len(await _outbox(services.db))
-    moved, told = await events.change(
-        services, event_id=event.id, actor_user_id=1, starts_at=local("2023-10-10 07:30")
+    changed = await events.change(
+        services, event_id=event.id, actor=ADMIN, starts_at=local("2023-10-10 07:30")
     )
+    moved, told = changed.event, changed.units
     notices = (await _outbox(services.db))[before:]
     assert told == 1 and [n.chat_id for n in notices] == [9000]
     assert "10/10/2023 07:30" in notices[0].text and "13/10/2023 08:00" in notices[0].text
@@ -286,9 +340,9 @@ async def test_changing_the_time_tells_registered_units_only(world) -> None:
     assert moved.revision == 1
     assert moved.registration_deadline == local("2023-10-10 07:30")  # closes by the start
 
-    placed, _ = await events.change(
-        services, event_id=event.id, actor_user_id=1, place="Nhà thi đấu <Cẩm Phả>"
-    )
+    placed = (
+        await events.change(services, event_id=event.id, actor=ADMIN, place="Nhà thi đấu <Cẩm Phả>")
+    ).event
     last = (await _outbox(services.db))[-1]
     assert placed.revision == 2 and "Nhà thi đấu &lt;Cẩm Phả&gt;" in last.text
     for kwargs, key in (
@@ -297,7 +351,7 @@ async def test_changing_the_time_tells_registered_units_only(world) -> None:
         ({"place": "x"}, "event.error_place"),
     ):
         with pytest.raises(EventError) as caught:
-            await events.change(services, event_id=event.id, actor_user_id=1, **kwargs)
+            await events.change(services, event_id=event.id, actor=ADMIN, **kwargs)
         assert caught.value.key == key
     async with services.db.read() as session:
         entries = await audit.recent(session=session, action="event.update")
@@ -310,14 +364,14 @@ async def test_cancelling_tells_registered_units_and_leaves_the_list(world) -> N
     event = await _create(services)
     await _register(services, event, units["XD-01"], 3, ["Cầu lông"])
     before = len(await _outbox(services.db))
-    _, told = await events.cancel(services, event_id=event.id, actor_user_id=1)
+    told = (await events.cancel(services, event_id=event.id, actor=ADMIN)).units
     notices = (await _outbox(services.db))[before:]
     assert told == 1 and [n.chat_id for n in notices] == [9003]
     assert "has been cancelled" in notices[0].text
     async with services.db.read() as session:
         assert await store.upcoming_events(session=session, now=services.clock()) == []
     with pytest.raises(EventError) as caught:
-        await events.cancel(services, event_id=event.id, actor_user_id=1)
+        await events.cancel(services, event_id=event.id, actor=ADMIN)
     assert caught.value.key == "event.error_cancelled"
 
 
@@ -335,7 +389,7 @@ async def test_event_reminders_fire_once_to_the_right_units(world) -> None:
     services, clock, units = world
     event = await _create(services)  # closes Wed 11/10 17:00, starts Fri 13/10 08:00
     cancelled = await _create(services, title="Hội thao bị hủy")
-    await events.cancel(services, event_id=cancelled.id, actor_user_id=1)
+    await events.cancel(services, event_id=cancelled.id, actor=ADMIN)
     await _register(services, event, units["GT-02"], 12, ["Bóng đá"])
     await _register(services, event, units["GT-03"], participating=False)
 

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.events import EventKind
 from bot.i18n import LANGUAGES, Html, Translator, format_datetime, load_catalogue, placeholders
 from bot.questions import PeriodKind, QuestionType
+from bot.services.events import EventKind
 from handlers.broadcast import PICKED, Audience
 from handlers.menu import ALIASES, COMMANDS, description_key
 from handlers.permissions import Role

@@ -11,8 +11,8 @@ from sqlmodel import col, select
 
 from bot.app import make_services
 from bot.config import Config, RetentionConfig
-from bot.events import EventReminders
 from bot.scheduler import Scheduler
+from bot.services.events import EventReminders
 from bot.services.reminders import Reminders
 from storage import inbox, outbox
 from storage.db import Database

@@ -10,8 +10,8 @@ import pytest
 from bot.app import make_services
 from bot.config import Config
 from bot.context import Services
-from bot.events import EventReminders
 from bot.scheduler import Scheduler
+from bot.services.events import EventReminders
 from bot.services.reminders import Reminders
 from storage.db import Database
 

@@ -73,7 +73,7 @@ async def _show_unit_picker(update: Update, context: BotContext, page: int) -> N
     markup = keyboards.paged(
         items,
         page=page,
-        page_prefix=InvitePage.prefix,
+        to_page=lambda n: InvitePage(n).pack(),
         cancel_label=replies.text(context, caller, "common.cancel_button"),
     )
     await replies.reply(update, context, caller, "invite.choose_unit", markup=markup)
@@ -189,7 +189,7 @@ async def _show_contact_picker(update: Update, context: BotContext, page: int) -
     markup = keyboards.paged(
         items,
         page=page,
-        page_prefix=RevokePage.prefix,
+        to_page=lambda n: RevokePage(n).pack(),
         cancel_label=replies.text(context, caller, "common.cancel_button"),
     )
     await replies.reply(update, context, caller, "revoke.choose", markup=markup)

@@ -20,7 +20,8 @@ from telegram.ext import BaseHandler
 from bot.context import BotContext, Services
 from bot.conversations import Flow
 from bot.permissions import Caller
-from bot.services.work import Work
+from bot.services import flows as flow_service
+from bot.services.work import Outgoing, Work
 from handlers import replies
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,26 @@ async def end(work: Work, update: Update) -> None:
     await work.end_flow(replies.chat_id(update), user.id)
 
 
+async def move(
+    update: Update, context: BotContext, place: Flow | None, *messages: Outgoing
+) -> None:
+    """Puts the caller at `place` (None: out of any flow) in a unit of work that changes
+    nothing else; the messages commit with it."""
+    user = update.effective_user
+    assert user is not None
+    await flow_service.move(
+        context.services,
+        update_id=update.update_id,
+        chat_id=replies.chat_id(update),
+        user_id=user.id,
+        place=place,
+        messages=messages,
+    )
+
+
 async def end_now(update: Update, context: BotContext) -> None:
     """Ends the caller's flow in a unit of work of its own (nothing else changes)."""
-    async with context.services.work() as work:
-        await end(work, update)
+    await move(update, context, None)
 
 
 async def alert(

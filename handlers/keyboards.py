@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers import callback_data as cb
+from bot.callbacks.people import Cancel
 
 PAGE_SIZE = 12
 
@@ -15,12 +15,11 @@ def paged(
     items: Sequence[tuple[str, str]],
     *,
     page: int,
-    page_prefix: str | Callable[[int], str],
+    to_page: Callable[[int], str],
     cancel_label: str,
 ) -> InlineKeyboardMarkup:
     """One button per (label, payload), a page at a time, with ‹ › and a cancel button.
-    `page_prefix` is a legacy prefix, or a function giving the packed payload of a page."""
-    to_page = page_prefix if callable(page_prefix) else lambda n: cb.build(page_prefix, n)
+    `to_page(n)` is the packed payload that turns to page n."""
     pages = max(1, -(-len(items) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     chunk = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
@@ -34,7 +33,7 @@ def paged(
         nav.append(InlineKeyboardButton("›", callback_data=to_page(page + 1)))
     if nav:
         rows.append(nav)
-    rows.append([InlineKeyboardButton(cancel_label, callback_data=cb.build(cb.Prefix.CANCEL))])
+    rows.append([InlineKeyboardButton(cancel_label, callback_data=Cancel().pack())])
     return InlineKeyboardMarkup(rows)
 
 

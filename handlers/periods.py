@@ -223,16 +223,12 @@ async def _advance(
     *messages: Outgoing,
 ) -> None:
     """Moves the caller to `step` of `spec`; the next question commits with it."""
-    async with context.services.work(update.update_id) as work:
-        await spec.save(work, update, step, state)
-        work.send(*messages)
+    await flows.move(update, context, spec.place(step, state), *messages)
 
 
 async def _leave(update: Update, context: BotContext, *messages: Outgoing) -> None:
     """Ends the caller's flow; the reply commits with it."""
-    async with context.services.work(update.update_id) as work:
-        await flows.end(work, update)
-        work.send(*messages)
+    await flows.move(update, context, None, *messages)
 
 
 # -- /kybaocao and its buttons ---------------------------------------------------------------

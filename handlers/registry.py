@@ -25,6 +25,7 @@ from bot.callbacks.people import (
 )
 from bot.callbacks.periods import PeriodButton, RemindButton
 from bot.callbacks.reports import ReportAction, ReportPeriodPick
+from bot.callbacks.review import ReviewButton, StatusPeriod
 from handlers import (
     admin,
     broadcast,
@@ -38,7 +39,6 @@ from handlers import (
     review,
     status,
 )
-from handlers import callback_data as cb
 from handlers.errors import on_error
 from handlers.flows import InFlow
 from handlers.menu import ALIASES
@@ -85,8 +85,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(reports.on_button, pattern=ReportAction.pattern()),
             # Plain messages from someone in the middle of a flow.
             CallbackQueryHandler(periods.on_button, pattern=PeriodButton.pattern()),
-            CallbackQueryHandler(status.status_period_picked, pattern=cb.pattern(cb.Prefix.STATUS)),
-            CallbackQueryHandler(review.on_button, pattern=cb.pattern(cb.Prefix.REVIEW)),
+            CallbackQueryHandler(status.status_period_picked, pattern=StatusPeriod.pattern()),
+            CallbackQueryHandler(review.on_button, pattern=ReviewButton.pattern()),
             CallbackQueryHandler(remind.on_button, pattern=RemindButton.pattern()),
             CallbackQueryHandler(events.on_button, pattern=events.PATTERN),
             CallbackQueryHandler(broadcast.on_button, pattern=BroadcastButton.pattern()),

@@ -53,7 +53,7 @@ async def _menu(
     markup = keyboards.paged(
         [(label, RemindButton.everyone(pid).pack()), *items],
         page=page,
-        page_prefix=lambda n: RemindButton.page(pid, n).pack(),
+        to_page=lambda n: RemindButton.page(pid, n).pack(),
         cancel_label=replies.text(context, caller, "common.cancel_button"),
     )
     await replies.reply(

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot.context import BotContext
 from bot.permissions import Caller, Role
-from bot.services import notices
+from bot.services import flows as flow_service
 from bot.services.work import Outgoing
 
 
@@ -74,8 +74,7 @@ def rendered(
 async def commit(update: Update, context: BotContext, *messages: Outgoing) -> None:
     """Commits replies that follow from no change (a menu, a refusal): the update's inbox
     mark and the rows in one unit of work, then sent."""
-    async with context.services.work(update.update_id) as work:
-        work.send(*messages)
+    await flow_service.reply(context.services, update_id=update.update_id, messages=messages)
 
 
 async def reply(
@@ -119,16 +118,3 @@ async def refuse(update: Update, context: BotContext, caller: Caller, reason: st
         await query.answer(text(context, caller, key), show_alert=True)
         return
     await reply(update, context, caller, key)
-
-
-async def notify_admins(
-    context: BotContext, key: str, /, *, exclude: int | None = None, **kwargs: Any
-) -> None:
-    """Tells every admin (in their own language); a value may be a function of the language.
-
-    Transitional: a service should write the notice in its own unit of work
-    (`bot.services.notices.to_admins`) so it commits with the change it reports.
-    """
-    services = context.services
-    async with services.work() as work:
-        await notices.to_admins(work, services, key, exclude=exclude, **kwargs)

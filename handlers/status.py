@@ -33,11 +33,11 @@ async def choose_period(
     update: Update,
     context: BotContext,
     caller: Caller,
-    button: str | Callable[[int], str],
+    button: Callable[[int], str],
 ) -> ReportPeriod | None:
     """The period to act on: the only recent one, or None after offering a choice.
 
-    `button(period_id)` is a period button's callback data (or a legacy prefix string).
+    `button(period_id)` is a period button's callback data.
     """
     found = await service.recent_periods(context.services, actor=caller)
     if not found.recent:
@@ -45,8 +45,7 @@ async def choose_period(
         return None
     if found.only is not None:
         return found.only
-    data = button if callable(button) else (lambda period_id: f"{button}:{period_id}")
-    rows = [[InlineKeyboardButton(p.title, callback_data=data(p.id or 0))] for p in found.recent]
+    rows = [[InlineKeyboardButton(p.title, callback_data=button(p.id or 0))] for p in found.recent]
     await replies.reply(
         update, context, caller, "status.pick_period", markup=InlineKeyboardMarkup(rows)
     )

@@ -156,7 +156,7 @@ def test_review_buttons_keep_their_old_shape() -> None:
     accept = ReviewButton(ReviewAction.ACCEPT, 12, 2, 7)
     assert accept.pack() == "rv:a:12:2:7" and ReviewButton.unpack("rv:a:12:2:7") == accept
     assert ReviewButton.unpack("rv:a:12").revision == NO_REVISION  # refused as "changed"
-    assert ReviewButton.page_prefix(3) == "rv:pg:3"
+    assert ReviewButton.page(3, 2).pack() == "rv:pg:3:2"
     assert StatusPeriod.unpack("st:4").period_id == 4
     for forged in ("rv:zz:1", "rv:a:1:2:3:4", "rv:a:99999999999999999999", "st:x", "rv"):
         with pytest.raises(BadPayload):

@@ -8,9 +8,10 @@ import logging
 import pytest
 from telegram import Chat, Message, Update, User
 
+from bot.callbacks import BadPayload
+from bot.callbacks.people import InvitePage, InviteUnit, RevokePick
 from bot.logs import RedactingFilter
 from bot.processor import ChatOrderedProcessor
-from handlers import callback_data as cb
 from handlers import keyboards
 from tests.factories import TOKEN
 
@@ -75,22 +76,24 @@ async def test_processor_keeps_each_chat_in_order_and_runs_chats_in_parallel() -
 
 
 def test_callback_data_round_trip_and_limit() -> None:
-    data = cb.build(cb.Prefix.INVITE_UNIT, 12)
-    parsed = cb.parse(data)
-    assert parsed.prefix == "inv" and parsed.int_arg() == 12
-    assert cb.parse(None).prefix == ""
+    data = InviteUnit(12).pack()
+    assert data == "inv:12" and InviteUnit.unpack(data) == InviteUnit(12)
+    with pytest.raises(BadPayload):
+        InviteUnit.unpack(None)
     with pytest.raises(ValueError):
-        cb.build("x", "y" * 70)
-    with pytest.raises(ValueError):
-        cb.parse("inv:abc").int_arg()
+        RevokePick("y" * 70).pack()  # type: ignore[arg-type]
+    with pytest.raises(BadPayload):
+        InviteUnit.unpack("inv:abc")
 
 
 def test_pages_hold_every_item_once() -> None:
-    items = [(f"Đơn vị {i}", cb.build("inv", i)) for i in range(200)]
+    items = [(f"Đơn vị {i}", InviteUnit(i).pack()) for i in range(200)]
     seen: list[str] = []
     page = 0
     while True:
-        markup = keyboards.paged(items, page=page, page_prefix="invp", cancel_label="Hủy")
+        markup = keyboards.paged(
+            items, page=page, to_page=lambda n: InvitePage(n).pack(), cancel_label="Hủy"
+        )
         rows = markup.inline_keyboard
         seen += [
             row[0].callback_data for row in rows[:-2] if row[0].callback_data.startswith("inv:")

@@ -46,9 +46,9 @@ class ReviewButton(Payload, prefix="rv"):
         return data
 
     @classmethod
-    def page_prefix(cls, period_id: int) -> str:
-        """The prefix a pager appends the page number to (`keyboards.paged`)."""
-        return cls(ReviewAction.PAGE, period_id).pack()
+    def page(cls, period_id: int, page: int) -> ReviewButton:
+        """A page of a period's unit list (`rv:pg:<period>:<page>`)."""
+        return cls(ReviewAction.PAGE, period_id, page)
 
 
 @dataclass(frozen=True)

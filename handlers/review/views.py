@@ -34,7 +34,7 @@ def unit_list(
     markup = keyboards.paged(
         items,
         page=page,
-        page_prefix=ReviewButton.page_prefix(period.id or 0),
+        to_page=lambda n: ReviewButton.page(period.id or 0, n).pack(),
         cancel_label=replies.text(context, caller, "common.cancel_button"),
     )
     return replies.rendered(

@@ -60,7 +60,11 @@ def build_application(config: Config, services: Services) -> AppType:
 
 def make_services(config: Config, db: Database | None = None) -> Services:
     """Services for a run: the database and translator."""
-    db = db or Database(config.database.url, echo=config.database.echo)
+    db = db or Database(
+        config.database.url,
+        echo=config.database.echo,
+        sqlite_threads=config.database.sqlite_threads,
+    )
     conversations = Conversations(db)
     services = Services(
         config=config,

@@ -73,6 +73,8 @@ class DatabaseConfig(_Strict):
 
     url: str = "sqlite+aiosqlite:///data/thidua.db"
     echo: bool = False
+    # SQLite runs inline on the event loop (storage.sqlite_inline); true: aiosqlite's threads.
+    sqlite_threads: bool = False
 
     @field_validator("url")
     @classmethod

@@ -16,15 +16,22 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_inline
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY_OPTION = "thidua_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def create_engine(
-    url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None
+    url: str,
+    *,
+    echo: bool = False,
+    connect_args: dict[str, Any] | None = None,
+    sqlite_threads: bool = False,
 ) -> AsyncEngine:
-    """Creates the engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """Creates the engine; SQLite gets WAL, a busy timeout and enforced foreign keys, and
+    runs inline on the event loop unless `sqlite_threads` (see `storage.sqlite_inline`)."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {
         "echo": echo,
@@ -37,9 +44,11 @@ def create_engine(
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"].setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         if database and database != ":memory:":
-            # One writer at a time anyway; each connection is a thread, and a crowd of
-            # threads fighting over the GIL costs more than readers waiting for a connection.
+            # One writer at a time anyway; readers in WAL mode do not need many connections.
             kwargs.update(pool_size=4, max_overflow=4)
+            if not sqlite_threads:
+                timeout = float(kwargs["connect_args"].pop("timeout"))
+                kwargs["async_creator"] = sqlite_inline.creator(database, timeout=timeout)
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
@@ -95,10 +104,17 @@ class Database:
     """The engine plus a session factory; one per process."""
 
     def __init__(
-        self, url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        connect_args: dict[str, Any] | None = None,
+        sqlite_threads: bool = False,
     ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo, connect_args=connect_args)
+        self.engine = create_engine(
+            url, echo=echo, connect_args=connect_args, sqlite_threads=sqlite_threads
+        )
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )

@@ -37,7 +37,7 @@ Usage (from the repository root):
 
     .venv/bin/python benchmarks/conversation.py [--contacts 500]
         [--backend sqlite|postgres|all] [--latency 0,0.05] [--think 0 | --rate 0]
-        [--rounds 1] [--peer httpx,aiohttp|none]
+        [--rounds 1] [--peer httpx,aiohttp|none] [--http-client aiohttp|httpx]
 
 `--think S` makes each contact pause about S seconds before each update (between 0.5 S and
 1.5 S), to measure latency at a lower offered load; by default contacts go flat out.
@@ -49,6 +49,8 @@ time from the first send to the last) is printed next to the throughput.
 round after the first, the round's period is closed and a new one opened, and the same
 contacts report again. The bot's resident set (VmRSS) is printed right after start-up
 (before any update) and after each round, so that a leak shows.
+`--http-client` sets this bot's `[telegram] http_client` (where the setting exists); each
+row names the HTTP client its bot used, and a ratio on the same client says so.
 
 PostgreSQL: THIDUA_BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test);
 each run uses a fresh database, dropped afterwards. It is skipped, with the reason, if
@@ -86,7 +88,7 @@ if str(ROOT) not in sys.path:
 import asyncpg  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bot.config import Config  # noqa: E402
+from bot.config import Config, TelegramConfig  # noqa: E402
 from bot.emulator import BotApiEmulator  # noqa: E402
 from bot.emulator.server import ApiCall  # noqa: E402
 from bot.emulator.state import User  # noqa: E402
@@ -145,6 +147,7 @@ class RunResult:
     think: float = 0.0
     offered: float = 0.0  # --rate: updates/s asked for (0: not paced by rate)
     rounds: int = 1
+    client: str = ""  # the HTTP client (PTB request class): asked for, then the one used
     updates: int = 0
     wall_s: float = 0.0  # the timed phases together
     send_span_s: float = 0.0  # first update sent to last update sent, summed over rounds
@@ -162,6 +165,13 @@ class RunResult:
     def is_peer(self) -> bool:
         """A row of the plain PTB peer bot."""
         return self.backend.startswith("peer")
+
+    @property
+    def label(self) -> str:
+        """The row's name: whose bot, which database, which HTTP client."""
+        if self.is_peer:
+            return f"peer/{self.client}"
+        return f"this/{self.backend}/{self.client or '?'}"
 
     @property
     def offered_rate(self) -> float:
@@ -608,7 +618,7 @@ def _log_calls(watcher: ReplyWatcher) -> None:
 
 async def run_peer_once(result: RunResult) -> RunResult:
     """The same conversation against the plain PTB peer bot; checks its answers each round."""
-    request = result.backend.removeprefix("peer-")
+    request = result.client = result.backend.removeprefix("peer-")
     codes = unit_codes(result.contacts)[: result.contacts]
     with tempfile.TemporaryDirectory(prefix="thidua-bench-peer-") as tmp_name:
         tmp = Path(tmp_name)
@@ -674,8 +684,11 @@ async def run_once(result: RunResult) -> RunResult:
                 admins=[],
                 files={"dir": str(tmp / "files")},
                 reminders={"enabled": False},
+                telegram={"http_client": result.client} if result.client else None,
                 **bloc_overrides(codes),
             )
+            # The bot's request class: [telegram] http_client where the setting exists.
+            result.client = str(getattr(config.telegram, "http_client", "httpx"))
             own_db = Database(url, connect_args=connect_args)
             await prepare_database(config, own_db)
             period_id = await seed(own_db, emu, codes, contacts)
@@ -746,6 +759,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(PEER_REQUESTS),
         help="the plain PTB peer's request classes to run: httpx,aiohttp (default) or none",
     )
+    parser.add_argument(
+        "--http-client",
+        choices=["aiohttp", "httpx"],
+        help="this bot's [telegram] http_client (default: the config's default)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.contacts < 1:
@@ -758,6 +776,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.latencies = [float(x) for x in str(args.latency).split(",") if x.strip()]
     except ValueError:
         parser.error("--latency: expected numbers such as 0,0.05")
+    if args.http_client and "http_client" not in TelegramConfig.model_fields:
+        parser.error("--http-client: this bot has no [telegram] http_client setting here")
     args.peers = [x.strip() for x in str(args.peer).split(",") if x.strip() not in ("", "none")]
     if unknown := set(args.peers) - set(PEER_REQUESTS):
         parser.error(f"--peer: unknown request class {', '.join(sorted(unknown))}")
@@ -789,15 +809,14 @@ def run_child(spec: RunResult) -> RunResult:
 def table(results: Iterable[RunResult]) -> str:
     """The figures as a fixed-width table."""
     head = (
-        f"{'bot':<13}{'latency':>8}{'contacts':>9}{'rounds':>7}{'updates':>8}{'wall s':>8}"
+        f"{'bot':<22}{'latency':>8}{'contacts':>9}{'rounds':>7}{'updates':>8}{'wall s':>8}"
         f"{'upd/s':>8}{'offered/s':>10}{'CPU ms/upd':>11}{'p50 ms':>8}{'p95 ms':>8}"
         f"{'p99 ms':>8}{'max ms':>8}{'start RSS MB':>13}{'peak RSS MB':>12}{'subs OK':>12}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
-        label = r.backend if r.is_peer else f"this/{r.backend}"
         lines.append(
-            f"{label:<13}{f'{r.latency * 1000:.0f} ms':>8}{r.contacts:>9}{r.rounds:>7}"
+            f"{r.label:<22}{f'{r.latency * 1000:.0f} ms':>8}{r.contacts:>9}{r.rounds:>7}"
             f"{r.updates:>8}{r.wall_s:>8.2f}{r.rate:>8.0f}{r.offered_rate:>10.0f}"
             f"{r.cpu_ms_per_update:>11.2f}{r.percentile(50):>8.0f}{r.percentile(95):>8.0f}"
             f"{r.percentile(99):>8.0f}{max(r.latencies_ms, default=math.nan):>8.0f}"
@@ -811,12 +830,12 @@ def per_round(results: Iterable[RunResult]) -> str:
     """RSS (after start-up, then after each round) and CPU per update, round by round."""
     lines = []
     for r in results:
-        label = f"{r.backend if r.is_peer else f'this/{r.backend}'} {r.latency * 1000:.0f} ms"
+        label = f"{r.label} {r.latency * 1000:.0f} ms"
         rss = " ".join(f"{mb:.1f}" for mb in r.round_rss_mb)
         cpu = " ".join(f"{ms:.2f}" for ms in r.round_cpu_ms)
         rates = " ".join(f"{x:.0f}" for x in r.round_rate)
-        lines.append(f"{label:<22} RSS MB: start {r.start_rss_mb:.1f} | rounds {rss}")
-        lines.append(f"{'':<22} CPU ms/upd: {cpu}; upd/s: {rates}")
+        lines.append(f"{label:<28} RSS MB: start {r.start_rss_mb:.1f} | rounds {rss}")
+        lines.append(f"{'':<28} CPU ms/upd: {cpu}; upd/s: {rates}")
     return "\n".join(lines)
 
 
@@ -825,10 +844,11 @@ def ratios(results: list[RunResult]) -> str:
     lines = []
     for ours in (r for r in results if not r.is_peer):
         for peer in (r for r in results if r.is_peer and r.latency == ours.latency):
+            same = " (same HTTP client)" if peer.client == ours.client else ""
             lines.append(
-                f"this/{ours.backend} / {peer.backend} at {ours.latency * 1000:.0f} ms: "
+                f"{ours.label} / {peer.label} at {ours.latency * 1000:.0f} ms: "
                 f"{ours.cpu_ms_per_update:.2f} / {peer.cpu_ms_per_update:.2f} CPU ms per update"
-                f" = {ours.cpu_ms_per_update / peer.cpu_ms_per_update:.2f}"
+                f" = {ours.cpu_ms_per_update / peer.cpu_ms_per_update:.2f}{same}"
             )
     return "\n".join(lines)
 
@@ -854,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
         run_child(
             RunResult(
                 bot, latency, args.contacts, think=args.think, offered=args.rate,
-                rounds=args.rounds,
+                rounds=args.rounds, client=args.http_client or "",
             )
         )
         for latency in args.latencies  # interleaved: this bot and its peers at each latency

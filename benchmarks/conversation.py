@@ -638,7 +638,7 @@ async def run_peer_once(result: RunResult) -> RunResult:
                 await timed_round(result, peer.pid, emu, watcher, talks, round_, PEER_BOT)
                 good, problems = verify_peer(tmp / PEER_DB, users, codes, round_ + 1)
                 result.submissions_ok += good
-                result.failures.extend(problems[:20])
+                result.failures.extend(f"round {round_ + 1}: {p}" for p in problems[:20])
             result.peak_rss_mb = process_peak_rss_mb(peer.pid)
             _log_calls(watcher)
             await stop_process(result, peer)

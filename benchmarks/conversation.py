@@ -22,16 +22,35 @@ the memory figure is the bot process's peak resident set (VmHWM). Both processes
 machine's two cores. The emulator's call log is not kept during the run (a hook counts each
 call and drops it); the Bot API calls per method and the getUpdates batch sizes are printed.
 
-After each run, storage is checked: every unit must have a submitted report, version 1, with
-the six answers as typed. The script exits non-zero if one is missing.
+After each round, storage is checked: every unit must have a submitted report, version 1,
+with the six answers as typed. The script exits non-zero if one is missing.
+
+The peer (issue 9): the same run also drives `benchmarks/peer/bot.py`, a plain
+python-telegram-bot bot (`/report`, six answers, one aiosqlite upsert each, a submit button,
+per-chat locks, nothing else durable), in its own process against the same emulator with the
+same contacts, pacing and latency: 8 updates per contact too. It runs once with PTB's default
+httpx request and once with this project's aiohttp request class (`bot.request`, skipped
+with the reason when absent). The table prints the rows side by side and the ratio of CPU ms
+per update, this bot / the peer, at each latency. Its answers are checked as well.
 
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/conversation.py [--contacts 500]
-        [--backend sqlite|postgres|all] [--latency 0,0.05] [--think 0]
+        [--backend sqlite|postgres|all] [--latency 0,0.05] [--think 0 | --rate 0]
+        [--rounds 1] [--peer httpx,aiohttp|none] [--http-client aiohttp|httpx]
 
 `--think S` makes each contact pause about S seconds before each update (between 0.5 S and
 1.5 S), to measure latency at a lower offered load; by default contacts go flat out.
+`--rate R` offers about R updates/s in all: each contact sends its next update on its own
+schedule (gaps of 0.5 to 1.5 times contacts / R seconds, like people answering at their own
+pace), or at once when the reply comes later than that; the achieved offered rate (updates /
+time from the first send to the last) is printed next to the throughput.
+`--rounds N` repeats the timed phase N times against the same bot process: before each
+round after the first, the round's period is closed and a new one opened, and the same
+contacts report again. The bot's resident set (VmRSS) is printed right after start-up
+(before any update) and after each round, so that a leak shows.
+`--http-client` sets this bot's `[telegram] http_client` (where the setting exists); each
+row names the HTTP client its bot used, and a ratio on the same client says so.
 
 PostgreSQL: THIDUA_BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test);
 each run uses a fresh database, dropped afterwards. It is skipped, with the reason, if
@@ -51,6 +70,7 @@ import os
 import random
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -68,7 +88,7 @@ if str(ROOT) not in sys.path:
 import asyncpg  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bot.config import Config  # noqa: E402
+from bot.config import Config, TelegramConfig  # noqa: E402
 from bot.emulator import BotApiEmulator  # noqa: E402
 from bot.emulator.server import ApiCall  # noqa: E402
 from bot.emulator.state import User  # noqa: E402
@@ -89,6 +109,8 @@ SUBMITTED = "Đã nộp"
 FIRST_USER_ID = 7_000_000
 WAIT_TIMEOUT = 120.0
 RESULT_PREFIX = "RESULT "
+PEER_DB = "peer.db"
+PEER_REQUESTS = ("httpx", "aiohttp")
 
 Message = dict[str, Any]
 Predicate = Callable[[Message], bool]
@@ -97,21 +119,64 @@ Predicate = Callable[[Message], bool]
 # --- what a run produces ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Script:
+    """What a contact sends and which reply it waits for, per bot."""
+
+    start: str  # the command that starts the report
+    question: str  # "...{n}..." : the text of the reply asking question n
+    submit: str  # the preview's button
+    submitted: str  # a fragment of the reply to the button
+
+    def asks(self, number: int) -> str:
+        """The fragment of the reply that asks question `number`."""
+        return self.question.format(n=number)
+
+
+THIS_BOT = Script("/baocao", f"Câu {{n}}/{QUESTIONS}.", SUBMIT, SUBMITTED)
+PEER_BOT = Script("/report", f"Question {{n}}/{QUESTIONS}.", "Submit", "Submitted")
+
+
 @dataclass
 class RunResult:
     """Figures of one (backend, latency) run, as the child process reports them."""
 
-    backend: str
+    backend: str  # sqlite | postgres | peer-httpx | peer-aiohttp
     latency: float
     contacts: int
     think: float = 0.0
+    offered: float = 0.0  # --rate: updates/s asked for (0: not paced by rate)
+    rounds: int = 1
+    client: str = ""  # the HTTP client (PTB request class): asked for, then the one used
     updates: int = 0
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # the timed phases together
+    send_span_s: float = 0.0  # first update sent to last update sent, summed over rounds
     latencies_ms: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
-    cpu_s: float = 0.0  # the bot process's CPU time (user + system) in the timed phase
-    submissions_ok: int = 0
+    start_rss_mb: float = 0.0  # VmRSS once the bot polls, before any update
+    round_rss_mb: list[float] = field(default_factory=list)  # VmRSS after each round
+    round_cpu_ms: list[float] = field(default_factory=list)  # CPU ms per update, per round
+    round_rate: list[float] = field(default_factory=list)  # updates/s, per round
+    cpu_s: float = 0.0  # the bot process's CPU time (user + system) in the timed phases
+    submissions_ok: int = 0  # contacts x rounds when all is well
     failures: list[str] = field(default_factory=list)
+
+    @property
+    def is_peer(self) -> bool:
+        """A row of the plain PTB peer bot."""
+        return self.backend.startswith("peer")
+
+    @property
+    def label(self) -> str:
+        """The row's name: whose bot, which database, which HTTP client."""
+        if self.is_peer:
+            return f"peer/{self.client}"
+        return f"this/{self.backend}/{self.client or '?'}"
+
+    @property
+    def offered_rate(self) -> float:
+        """Updates sent per second, first send to last (what the contacts really offered)."""
+        return self.updates / self.send_span_s if self.send_span_s else math.nan
 
     @property
     def cpu_ms_per_update(self) -> float:
@@ -133,7 +198,7 @@ class RunResult:
     @property
     def ok(self) -> bool:
         """Every contact finished and every submission is stored as expected."""
-        return not self.failures and self.submissions_ok == self.contacts
+        return not self.failures and self.submissions_ok == self.contacts * self.rounds
 
 
 # --- waiting for replies -------------------------------------------------------------------
@@ -205,11 +270,21 @@ def has_button(label: str) -> Predicate:
 # --- one contact ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How contacts space their updates: flat out, thinking after each reply, or by rate."""
+
+    think: float = 0.0  # mean pause after each reply (0: none)
+    gap: float = 0.0  # --rate: mean time between one contact's sends (contacts / rate)
+    round: int = 0  # varies the random pauses from round to round
+
+
 @dataclass
 class ContactOutcome:
     """What one simulated contact saw."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    sent: list[float] = field(default_factory=list)  # monotonic time of each update
     error: str | None = None
 
 
@@ -223,43 +298,55 @@ async def converse(
     watcher: ReplyWatcher,
     user: User,
     unit_code: str,
-    think: float = 0.0,
+    pacing: Pacing = Pacing(),
+    script: Script = THIS_BOT,
 ) -> ContactOutcome:
-    """/baocao, six answers, submit: each step waits for the bot's reply in this chat.
+    """Start, six answers, submit: each step waits for the bot's reply in this chat.
 
-    With `think` > 0 the contact pauses between 0.5 and 1.5 times `think` seconds after each
-    reply (and before its first update), like a person typing; the pauses are not counted in
-    the latencies.
+    With `pacing.think` > 0 the contact pauses between 0.5 and 1.5 times `think` seconds
+    after each reply (and before its first update), like a person typing. With `pacing.gap`
+    > 0 it sends on its own schedule instead: the first update within one gap of the start,
+    each next one 0.5 to 1.5 gaps after the previous send, or as soon as the reply is there
+    if that is later. The pauses are not counted in the latencies.
     """
     outcome = ContactOutcome()
-    pauses = random.Random(user.id)
+    pauses = random.Random(user.id * 1000 + pacing.round)
+    next_at = time.monotonic() + pauses.uniform(0, pacing.gap)
 
     async def exchange(act: Callable[[], object], expected: Predicate) -> Message:
-        if think > 0:
-            await asyncio.sleep(think * pauses.uniform(0.5, 1.5))
+        nonlocal next_at
+        if pacing.think > 0:
+            await asyncio.sleep(pacing.think * pauses.uniform(0.5, 1.5))
+        elif pacing.gap > 0 and (wait := next_at - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
         reply = watcher.expect(user.id, expected)
         sent = time.monotonic()
+        next_at = max(next_at, sent) + pacing.gap * pauses.uniform(0.5, 1.5)
+        outcome.sent.append(sent)
         act()
         call = await asyncio.wait_for(reply, WAIT_TIMEOUT)
         outcome.latencies_ms.append((call.at - sent) * 1000)
         result: Message = call.response["result"]
         return result
 
-    step = "/baocao"
+    step = script.start
     try:
-        await exchange(lambda: emu.send_text(user, "/baocao"), has_text(f"Câu 1/{QUESTIONS}."))
+        await exchange(lambda: emu.send_text(user, script.start), has_text(script.asks(1)))
         preview: Message = {}
         for number in range(1, QUESTIONS + 1):
             step = f"answer {number}"
             expected = (
-                has_text(f"Câu {number + 1}/{QUESTIONS}.")
+                has_text(script.asks(number + 1))
                 if number < QUESTIONS
-                else has_button(SUBMIT)
+                else has_button(script.submit)
             )
             text = answer_text(unit_code, number)
             preview = await exchange(lambda text=text: emu.send_text(user, text), expected)
         step = "submit"
-        await exchange(lambda: emu.press_button_text(user, preview, SUBMIT), has_text(SUBMITTED))
+        await exchange(
+            lambda: emu.press_button_text(user, preview, script.submit),
+            has_text(script.submitted),
+        )
     except Exception as exc:
         seen = watcher.unexpected.get(user.id, [])[-3:]
         outcome.error = f"chat {user.id}, {step}: {type(exc).__name__} {exc} (other: {seen})"
@@ -341,11 +428,21 @@ async def seed(db: Database, emu: BotApiEmulator, codes: list[str], contacts: in
                     unit_id=units[code].id, telegram_user_id=user.id, full_name=f"Cán bộ {code}"
                 )
             )
+    return await new_period(db)
+
+
+async def new_period(db: Database, previous: int | None = None) -> int:
+    """Opens a period (closing `previous` first, so that one period is open); its id."""
+    async with db.session() as session:
         now = utcnow()
+        if previous is not None:
+            old = await periods.get_period(session=session, period_id=previous)
+            assert old is not None
+            await periods.close_period(session=session, period=old, now=now, actor_user_id=None)
         period = await periods.create_period(
             session=session,
             kind="adhoc",
-            title="Báo cáo thử tải",
+            title=f"Báo cáo thử tải {now:%H%M%S%f}",
             year=2023,
             opens_at=now - timedelta(hours=1),
             deadline_at=now + timedelta(days=7),
@@ -389,8 +486,17 @@ def process_cpu_seconds(pid: int) -> float:
 
 def process_peak_rss_mb(pid: int) -> float:
     """Peak resident set size of the bot's process (VmHWM, in KiB, from /proc)."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def process_rss_mb(pid: int) -> float:
+    """Resident set size of the bot's process now (VmRSS, from /proc)."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return math.nan
 
@@ -419,6 +525,26 @@ async def start_bot_process(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
+    return await polling(bot, emu)
+
+
+async def start_peer_process(
+    request: str, tmp: Path, emu: BotApiEmulator
+) -> asyncio.subprocess.Process:
+    """Runs the plain PTB peer bot (`benchmarks/peer/bot.py`) in its own process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    peer = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.peer.bot", "--token", TOKEN,
+        "--base-url", emu.base_url, "--db", str(tmp / PEER_DB), "--request", request,
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    return await polling(peer, emu)
+
+
+async def polling(
+    bot: asyncio.subprocess.Process, emu: BotApiEmulator
+) -> asyncio.subprocess.Process:
+    """`bot` once it has asked for updates (started up); raises if it died first."""
     for _ in range(600):
         if any(call.method.lower() == "getupdates" for call in emu.calls):
             return bot
@@ -430,9 +556,121 @@ async def start_bot_process(
     raise RuntimeError(f"the bot did not start: {errors.decode()[-1000:]}")
 
 
-async def run_once(backend: str, latency: float, contacts: int, think: float = 0.0) -> RunResult:
-    """Sets up a bot with `contacts` contacts, runs the timed phase, checks storage."""
-    result = RunResult(backend, latency, contacts, think)
+def pacing_of(result: RunResult, round_: int) -> Pacing:
+    """The contacts' pacing for one round of `result`'s run."""
+    gap = result.contacts / result.offered if result.offered > 0 else 0.0
+    return Pacing(think=result.think, gap=gap, round=round_)
+
+
+async def timed_round(
+    result: RunResult,
+    pid: int,
+    emu: BotApiEmulator,
+    watcher: ReplyWatcher,
+    talks: list[tuple[User, str]],
+    round_: int,
+    script: Script,
+) -> None:
+    """One timed phase: every contact converses at once; adds its figures to `result`."""
+    begin = time.monotonic()
+    cpu_before = process_cpu_seconds(pid)
+    pacing = pacing_of(result, round_)
+    outcomes = await asyncio.gather(
+        *(converse(emu, watcher, user, code, pacing, script) for user, code in talks)
+    )
+    wall = time.monotonic() - begin
+    cpu = process_cpu_seconds(pid) - cpu_before
+    updates = sum(len(o.latencies_ms) for o in outcomes)
+    sent = [t for o in outcomes for t in o.sent]
+    result.wall_s += wall
+    result.cpu_s += cpu
+    result.send_span_s += max(sent) - min(sent) if sent else 0.0
+    result.round_rss_mb.append(process_rss_mb(pid))
+    result.round_cpu_ms.append(1000 * cpu / updates if updates else math.nan)
+    result.round_rate.append(updates / wall if wall else 0.0)
+    for outcome in outcomes:
+        result.latencies_ms.extend(outcome.latencies_ms)
+        if outcome.error:
+            result.failures.append(f"round {round_ + 1}: {outcome.error}")
+    result.updates = len(result.latencies_ms)
+    _log(
+        f"{result.backend}, latency {result.latency * 1000:.0f} ms, round {round_ + 1}: "
+        f"{updates} updates in {wall:.2f} s, {result.round_cpu_ms[-1]:.2f} CPU ms/update, "
+        f"RSS {result.round_rss_mb[-1]:.1f} MB"
+    )
+
+
+async def stop_process(result: RunResult, bot: asyncio.subprocess.Process) -> None:
+    """SIGTERM; a failure unless the process ends cleanly."""
+    bot.terminate()
+    _, errors = await asyncio.wait_for(bot.communicate(), timeout=30)
+    if bot.returncode not in (0, -signal.SIGTERM):
+        result.failures.append(f"bot exited {bot.returncode}: {errors.decode()[-500:]}")
+
+
+def _log_calls(watcher: ReplyWatcher) -> None:
+    batches = watcher.batches or [0]
+    _log(
+        f"Bot API calls: {dict(watcher.methods)}; getUpdates batches: mean "
+        f"{sum(batches) / len(batches):.1f}, max {max(batches)}"
+    )
+
+
+async def run_peer_once(result: RunResult) -> RunResult:
+    """The same conversation against the plain PTB peer bot; checks its answers each round."""
+    request = result.client = result.backend.removeprefix("peer-")
+    codes = unit_codes(result.contacts)[: result.contacts]
+    with tempfile.TemporaryDirectory(prefix="thidua-bench-peer-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with BotApiEmulator(
+            token=TOKEN, bot_username=BOT_USERNAME, latency=result.latency
+        ) as emu:
+            users = [
+                emu.add_user(FIRST_USER_ID + i, f"Cán bộ {i}", last_name=code)
+                for i, code in enumerate(codes)
+            ]
+            peer = await start_peer_process(request, tmp, emu)
+            result.start_rss_mb = process_rss_mb(peer.pid)
+            watcher = ReplyWatcher(emu)
+            _log(f"{result.backend}, latency {result.latency * 1000:.0f} ms: start")
+            for round_ in range(result.rounds):
+                talks = list(zip(users, codes, strict=True))
+                await timed_round(result, peer.pid, emu, watcher, talks, round_, PEER_BOT)
+                good, problems = verify_peer(tmp / PEER_DB, users, codes, round_ + 1)
+                result.submissions_ok += good
+                result.failures.extend(f"round {round_ + 1}: {p}" for p in problems[:20])
+            result.peak_rss_mb = process_peak_rss_mb(peer.pid)
+            _log_calls(watcher)
+            await stop_process(result, peer)
+    return result
+
+
+def verify_peer(
+    path: Path, users: list[User], codes: list[str], submitted: int
+) -> tuple[int, list[str]]:
+    """How many of the peer's contacts have their six answers and `submitted` submissions."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        answers: dict[int, dict[int, str]] = collections.defaultdict(dict)
+        for chat_id, question, text in conn.execute("SELECT chat_id, question, text FROM answers"):
+            answers[chat_id][question] = text
+        counts = dict(conn.execute("SELECT chat_id, count FROM submissions").fetchall())
+    good, problems = 0, []
+    for user, code in zip(users, codes, strict=True):
+        expected = {n: answer_text(code, n) for n in range(1, QUESTIONS + 1)}
+        if answers.get(user.id) != expected:
+            problems.append(f"peer {code}: answers differ: {answers.get(user.id)}")
+        elif counts.get(user.id) != submitted:
+            problems.append(f"peer {code}: {counts.get(user.id)} submissions, not {submitted}")
+        else:
+            good += 1
+    return good, problems
+
+
+async def run_once(result: RunResult) -> RunResult:
+    """Sets up a bot with `contacts` contacts, runs the timed phases, checks storage."""
+    if result.is_peer:
+        return await run_peer_once(result)
+    backend, latency, contacts = result.backend, result.latency, result.contacts
     codes = unit_codes(contacts)
     with tempfile.TemporaryDirectory(prefix="thidua-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -446,44 +684,32 @@ async def run_once(backend: str, latency: float, contacts: int, think: float = 0
                 admins=[],
                 files={"dir": str(tmp / "files")},
                 reminders={"enabled": False},
+                telegram={"http_client": result.client} if result.client else None,
                 **bloc_overrides(codes),
             )
+            # The bot's request class: [telegram] http_client where the setting exists.
+            result.client = str(getattr(config.telegram, "http_client", "httpx"))
             own_db = Database(url, connect_args=connect_args)
             await prepare_database(config, own_db)
             period_id = await seed(own_db, emu, codes, contacts)
             users = [emu.state.users[FIRST_USER_ID + i] for i in range(contacts)]
 
             bot = await start_bot_process(config, tmp, emu)
+            result.start_rss_mb = process_rss_mb(bot.pid)
 
             watcher = ReplyWatcher(emu)
             _log(f"{backend}, latency {latency * 1000:.0f} ms: {contacts} contacts start")
-            begin = time.monotonic()
-            cpu_before = process_cpu_seconds(bot.pid)
-            outcomes = await asyncio.gather(
-                *(
-                    converse(emu, watcher, user, code, think)
-                    for user, code in zip(users, codes, strict=False)
-                )
-            )
-            result.wall_s = time.monotonic() - begin
-            result.cpu_s = process_cpu_seconds(bot.pid) - cpu_before
+            talks = list(zip(users, codes, strict=False))
+            for round_ in range(result.rounds):
+                if round_ > 0:
+                    period_id = await new_period(own_db, period_id)
+                await timed_round(result, bot.pid, emu, watcher, talks, round_, THIS_BOT)
+                good, problems = await verify(own_db, period_id, codes[:contacts])
+                result.submissions_ok += good
+                result.failures.extend(f"round {round_ + 1}: {p}" for p in problems[:20])
             result.peak_rss_mb = process_peak_rss_mb(bot.pid)
-            batches = watcher.batches or [0]
-            _log(
-                f"Bot API calls: {dict(watcher.methods)}; getUpdates batches: mean "
-                f"{sum(batches) / len(batches):.1f}, max {max(batches)}"
-            )
-            bot.terminate()
-            _, errors = await asyncio.wait_for(bot.communicate(), timeout=30)
-            if bot.returncode not in (0, -signal.SIGTERM):
-                result.failures.append(f"bot exited {bot.returncode}: {errors.decode()[-500:]}")
-            for outcome in outcomes:
-                result.latencies_ms.extend(outcome.latencies_ms)
-                if outcome.error:
-                    result.failures.append(outcome.error)
-            result.updates = len(result.latencies_ms)
-            result.submissions_ok, problems = await verify(own_db, period_id, codes[:contacts])
-            result.failures.extend(problems[:20])
+            _log_calls(watcher)
+            await stop_process(result, bot)
             await own_db.dispose()
     return result
 
@@ -509,53 +735,121 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="0,0.05",
         help="comma-separated emulated Bot API latencies in seconds (0,0.05)",
     )
-    parser.add_argument(
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
         "--think",
         type=float,
         default=0.0,
         help="seconds a contact pauses before each update, on average (0: none, flat out)",
     )
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    pace.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="updates/s offered in all, each contact on its own schedule (0: flat out)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="timed phases against the same bot process, a new period each (1)",
+    )
+    parser.add_argument(
+        "--peer",
+        default=",".join(PEER_REQUESTS),
+        help="the plain PTB peer's request classes to run: httpx,aiohttp (default) or none",
+    )
+    parser.add_argument(
+        "--http-client",
+        choices=["aiohttp", "httpx"],
+        help="this bot's [telegram] http_client (default: the config's default)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.contacts < 1:
         parser.error("--contacts must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.rate < 0 or args.think < 0:
+        parser.error("--rate and --think cannot be negative")
     try:
         args.latencies = [float(x) for x in str(args.latency).split(",") if x.strip()]
     except ValueError:
         parser.error("--latency: expected numbers such as 0,0.05")
+    if args.http_client and "http_client" not in TelegramConfig.model_fields:
+        parser.error("--http-client: this bot has no [telegram] http_client setting here")
+    args.peers = [x.strip() for x in str(args.peer).split(",") if x.strip() not in ("", "none")]
+    if unknown := set(args.peers) - set(PEER_REQUESTS):
+        parser.error(f"--peer: unknown request class {', '.join(sorted(unknown))}")
     return args
 
 
-def run_child(backend: str, latency: float, contacts: int, think: float) -> RunResult:
+def aiohttp_request_missing() -> str | None:
+    """None if this project's aiohttp request class can be imported, else why not."""
+    try:
+        from bot.request import AiohttpRequest  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError as exc:
+        return f"bot.request.AiohttpRequest is not there ({exc})"
+    return None
+
+
+def run_child(spec: RunResult) -> RunResult:
     """Runs one combination in a fresh interpreter (so its peak RSS is its own)."""
     command = [
-        sys.executable, str(Path(__file__).resolve()), "--child", "--backend", backend,
-        "--latency", str(latency), "--contacts", str(contacts), "--think", str(think),
+        sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(asdict(spec)),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return RunResult(**json.loads(line.removeprefix(RESULT_PREFIX)))
-    failed = RunResult(backend, latency, contacts, think)
-    failed.failures.append(f"child process exited with {done.returncode} and no result")
-    return failed
+    spec.failures.append(f"child process exited with {done.returncode} and no result")
+    return spec
 
 
 def table(results: Iterable[RunResult]) -> str:
     """The figures as a fixed-width table."""
     head = (
-        f"{'backend':<9}{'latency':>8}{'contacts':>9}{'updates':>8}{'wall s':>8}"
-        f"{'upd/s':>8}{'CPU ms/upd':>11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
-        f"{'peak RSS MB':>12}{'subs OK':>10}"
+        f"{'bot':<22}{'latency':>8}{'contacts':>9}{'rounds':>7}{'updates':>8}{'wall s':>8}"
+        f"{'upd/s':>8}{'offered/s':>10}{'CPU ms/upd':>11}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'p99 ms':>8}{'max ms':>8}{'start RSS MB':>13}{'peak RSS MB':>12}{'subs OK':>12}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
-            f"{r.backend:<9}{f'{r.latency * 1000:.0f} ms':>8}{r.contacts:>9}{r.updates:>8}"
-            f"{r.wall_s:>8.2f}{r.rate:>8.0f}{r.cpu_ms_per_update:>11.2f}{r.percentile(50):>8.0f}{r.percentile(95):>8.0f}"
+            f"{r.label:<22}{f'{r.latency * 1000:.0f} ms':>8}{r.contacts:>9}{r.rounds:>7}"
+            f"{r.updates:>8}{r.wall_s:>8.2f}{r.rate:>8.0f}{r.offered_rate:>10.0f}"
+            f"{r.cpu_ms_per_update:>11.2f}{r.percentile(50):>8.0f}{r.percentile(95):>8.0f}"
             f"{r.percentile(99):>8.0f}{max(r.latencies_ms, default=math.nan):>8.0f}"
-            f"{r.peak_rss_mb:>12.0f}{f'{r.submissions_ok}/{r.contacts}':>10}"
+            f"{r.start_rss_mb:>13.1f}{r.peak_rss_mb:>12.1f}"
+            f"{f'{r.submissions_ok}/{r.contacts * r.rounds}':>12}"
         )
+    return "\n".join(lines)
+
+
+def per_round(results: Iterable[RunResult]) -> str:
+    """RSS (after start-up, then after each round) and CPU per update, round by round."""
+    lines = []
+    for r in results:
+        label = f"{r.label} {r.latency * 1000:.0f} ms"
+        rss = " ".join(f"{mb:.1f}" for mb in r.round_rss_mb)
+        cpu = " ".join(f"{ms:.2f}" for ms in r.round_cpu_ms)
+        rates = " ".join(f"{x:.0f}" for x in r.round_rate)
+        lines.append(f"{label:<28} RSS MB: start {r.start_rss_mb:.1f} | rounds {rss}")
+        lines.append(f"{'':<28} CPU ms/upd: {cpu}; upd/s: {rates}")
+    return "\n".join(lines)
+
+
+def ratios(results: list[RunResult]) -> str:
+    """This bot's CPU ms per update over the peer's, at the same latency."""
+    lines = []
+    for ours in (r for r in results if not r.is_peer):
+        for peer in (r for r in results if r.is_peer and r.latency == ours.latency):
+            same = " (same HTTP client)" if peer.client == ours.client else ""
+            lines.append(
+                f"{ours.label} / {peer.label} at {ours.latency * 1000:.0f} ms: "
+                f"{ours.cpu_ms_per_update:.2f} / {peer.cpu_ms_per_update:.2f} CPU ms per update"
+                f" = {ours.cpu_ms_per_update / peer.cpu_ms_per_update:.2f}{same}"
+            )
     return "\n".join(lines)
 
 
@@ -564,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        result = asyncio.run(run_once(args.backend, args.latencies[0], args.contacts, args.think))
+        result = asyncio.run(run_once(RunResult(**json.loads(args.child))))
         print(RESULT_PREFIX + json.dumps(asdict(result)), flush=True)
         return 0 if result.ok else 1
 
@@ -572,19 +866,40 @@ def main(argv: list[str] | None = None) -> int:
     if "postgres" in backends and (reason := asyncio.run(postgres_unavailable())):
         print(f"skipping PostgreSQL: {reason}", flush=True)
         backends.remove("postgres")
+    if "aiohttp" in args.peers and (reason := aiohttp_request_missing()):
+        print(f"skipping the peer with aiohttp: {reason}", flush=True)
+        args.peers.remove("aiohttp")
+    bots = backends + [f"peer-{request}" for request in args.peers]
     results = [
-        run_child(backend, latency, args.contacts, args.think)
-        for backend in backends
-        for latency in args.latencies
-    ]
-    pacing = f"pausing ~{args.think:g} s before each" if args.think > 0 else "no pauses"
+        run_child(
+            RunResult(
+                bot, latency, args.contacts, think=args.think, offered=args.rate,
+                rounds=args.rounds, client=args.http_client or "",
+            )
+        )
+        for latency in args.latencies  # interleaved: this bot and its peers at each latency
+        for bot in bots
+    ]  # fmt: skip
+    if args.think > 0:
+        pacing = f"pausing ~{args.think:g} s before each"
+    elif args.rate > 0:
+        pacing = f"~{args.rate:g} updates/s offered, each contact on its own schedule"
+    else:
+        pacing = "no pauses"
     print(
-        f"\n{args.contacts} contacts x {UPDATES_PER_CONTACT} updates each "
-        f"(/baocao, 6 answers, submit; {pacing}).\n"
+        f"\n{args.contacts} contacts x {UPDATES_PER_CONTACT} updates each x {args.rounds} "
+        f"round(s) (start, 6 answers, submit; {pacing}).\n"
         "Latency: update enqueued -> the bot's reply (sendMessage) received by the emulator.\n"
-        "The bot runs as `thidua run` in its own process; peak RSS is the bot's."
+        "Each bot runs in its own process (this one as `thidua run`); CPU and RSS are the bot's.\n"
+        "peer-*: the plain PTB bot of benchmarks/peer/ (aiosqlite, per-chat locks), "
+        "by request class."
     )
     print(table(results))
+    print("\nRound by round (RSS = VmRSS after start-up, then after each round):")
+    print(per_round(results))
+    if any(r.is_peer for r in results):
+        print("\nCPU per update, this bot / the plain PTB peer:")
+        print(ratios(results))
     for r in results:
         for failure in r.failures[:10]:
             print(f"FAILED {r.backend} {r.latency * 1000:.0f} ms: {failure}")

@@ -15,13 +15,17 @@ behaves the same whichever client is configured:
 - `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` are honoured (``trust_env``), or a ``proxy`` URL
   given explicitly wins.
 
-aiohttp has no per-write timeout: ``write_timeout`` is accepted and ignored (the read timeout
-starts once the body is written, so an answer that never comes still raises `TimedOut`).
+The read timeout, as httpx's, is the longest silence while reading the answer; it starts once
+the body is written. aiohttp has no write timeout of its own: for uploads, a watchdog raises
+`TimedOut` when the body makes no progress for ``write_timeout`` (``media_write_timeout`` by
+default) seconds, as httpx's write timeout would; other calls' bodies are small enough for the
+socket buffer, so httpx's write timeout never applies to them either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any, Literal
 
 import aiohttp
@@ -38,6 +42,7 @@ POOL_TIMEOUT_MESSAGE = (
     "pool size or the pool timeout."
 )
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_LARGE = 2**20  # aiohttp warns of raw bytes bodies above 1 MiB
 
 
 class AiohttpRequest(BaseRequest):
@@ -123,32 +128,74 @@ class AiohttpRequest(BaseRequest):
             connect_timeout = self._connect_timeout
         if isinstance(pool_timeout, DefaultValue):
             pool_timeout = self._pool_timeout
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
+        # connect: name lookup, TCP and TLS of a new connection, as httpx's (the semaphore
+        # below keeps the connector's own queue empty, so no pool wait is counted in it).
+        timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         body, headers = _body(request_data)
+        uploading = isinstance(body, aiohttp.MultipartWriter)
+        if isinstance(write_timeout, DefaultValue):
+            write_timeout = self._media_write_timeout if uploading else self._write_timeout
 
+        if self._pool.locked():  # else acquire() returns at once
+            try:
+                async with asyncio.timeout(pool_timeout):
+                    await self._pool.acquire()
+            except TimeoutError as err:
+                raise TimedOut(message=POOL_TIMEOUT_MESSAGE) from err
+        else:
+            await self._pool.acquire()
         try:
-            async with asyncio.timeout(pool_timeout):
-                await self._pool.acquire()
-        except TimeoutError as err:
-            raise TimedOut(message=POOL_TIMEOUT_MESSAGE) from err
-        try:
-            async with session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-                proxy=self._proxy,
-            ) as response:
-                return response.status, await response.read()
+            if uploading and write_timeout is not None and body.size is not None:
+                tracker = aiohttp.UploadTracker()
+                send = session.request(
+                    method, url, data=body, timeout=timeout, proxy=self._proxy,
+                    upload_tracker=tracker,
+                )  # fmt: skip
+                return await _upload(send, tracker, body.size, write_timeout)
+            send = session.request(
+                method, url, data=body, headers=headers, timeout=timeout, proxy=self._proxy
+            )
+            return await _answer(send)
         except TimeoutError as err:  # aiohttp's ServerTimeoutError is a TimeoutError too
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
         finally:
             self._pool.release()
+
+
+async def _answer(send: Any) -> tuple[int, bytes]:
+    async with send as response:
+        return response.status, await response.read()
+
+
+async def _upload(
+    send: Any, tracker: aiohttp.UploadTracker, size: int, write_timeout: float
+) -> tuple[int, bytes]:
+    """`_answer`, raising TimeoutError once the body stops moving for `write_timeout`."""
+    async with asyncio.timeout(None) as stalled:
+        watchdog = asyncio.create_task(_watch_upload(tracker, size, write_timeout, stalled))
+        try:
+            return await _answer(send)
+        finally:
+            watchdog.cancel()
+
+
+async def _watch_upload(
+    tracker: aiohttp.UploadTracker, size: int, write_timeout: float, stalled: asyncio.Timeout
+) -> None:
+    """Ends the request (`stalled` fires) once the body stops moving for `write_timeout`."""
+    loop = asyncio.get_running_loop()
+    last = -1  # the first interval also covers connecting
+    while True:
+        await asyncio.sleep(write_timeout)
+        written = tracker.bytes_written
+        if written >= size:
+            return  # the body is out: the read timeout takes over
+        if written == last:
+            stalled.reschedule(loop.time())
+            return
+        last = written
 
 
 def _body(request_data: RequestData | None) -> tuple[Any, dict[str, str] | None]:
@@ -161,8 +208,10 @@ def _body(request_data: RequestData | None) -> tuple[Any, dict[str, str] | None]
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
     for name, (filename, content, mime_type) in request_data.multipart_data.items():
+        if isinstance(content, bytes) and len(content) > _LARGE:
+            content = io.BytesIO(content)  # written in chunks, yielding to the loop between
         form.add_field(name, content, filename=filename, content_type=mime_type)
-    return form, None
+    return form(), None
 
 
 def make_request(

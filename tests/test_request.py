@@ -17,10 +17,13 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.app import build_application, make_services
 from bot.config import TelegramConfig
 from bot.emulator import BotApiEmulator, User
 from bot.ratelimit import retry_after_seconds
 from bot.request import POOL_TIMEOUT_MESSAGE, AiohttpRequest, make_request
+from tests.factories import make_config
+from tests.harness import ADMIN_ID, running_bot
 
 TOKEN = "123456:ABC-test"
 MakeRequest = Callable[..., BaseRequest]
@@ -173,6 +176,24 @@ async def test_connection_refused_raises_network_error(make: MakeRequest) -> Non
 
 
 @pytest.mark.asyncio
+async def test_connect_timeout_raises_timed_out(make: MakeRequest) -> None:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(socket.socket())
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)  # never accepts: once its backlog is full, connecting hangs
+        port = server.getsockname()[1]
+        for _ in range(4):
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        async with make(connect_timeout=0.3) as request:
+            with pytest.raises(TimedOut) as caught:
+                await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
+    assert caught.value.message == "Timed out"
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("mode", ["before", "after"])
 async def test_unanswered_call_raises_timed_out(
     emu: BotApiEmulator, lan: User, make: MakeRequest, mode: str
@@ -195,6 +216,28 @@ async def test_upload_unanswered_raises_timed_out(
     async with client(emu, make, read_timeout=0.3) as bot:
         with pytest.raises(TimedOut):
             await bot.send_document(lan.id, b"x" * 100_000, filename="big.bin")
+
+
+@pytest.mark.asyncio
+async def test_upload_to_a_server_that_stops_reading_raises_timed_out(
+    lan: User, make: MakeRequest
+) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def deaf(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepts the connection, never reads a byte
+
+    server = await asyncio.start_server(deaf, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with make(media_write_timeout=0.3) as request:
+            bot = bot_for(base, request)
+            with pytest.raises(TimedOut):  # far more than the socket buffers hold
+                await bot.send_document(lan.id, b"x" * 48_000_000, filename="big.bin")
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
 
 
 @pytest.mark.asyncio
@@ -297,3 +340,34 @@ def test_config_selects_the_client() -> None:
         TelegramConfig(http_client="requests")  # type: ignore[arg-type]
     assert isinstance(make_request("aiohttp", connection_pool_size=2), AiohttpRequest)
     assert isinstance(make_request("httpx", connection_pool_size=2), HTTPXRequest)
+
+
+@pytest.mark.parametrize("http_client", ["aiohttp", "httpx"])
+def test_build_application_uses_the_configured_client(tmp_path: Path, http_client: str) -> None:
+    config = make_config(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        telegram={"http_client": http_client},
+    )
+    app = build_application(config, make_services(config))
+    expected = AiohttpRequest if http_client == "aiohttp" else HTTPXRequest
+    get_updates, calls = app.bot._request  # PTB keeps (getUpdates, everything else)
+    assert type(calls) is expected and type(get_updates) is expected
+    assert config.telegram.poll_timeout == 1
+    assert get_updates.read_timeout == 11  # the long poll plus slack
+
+
+@pytest.mark.parametrize("http_client", ["aiohttp", "httpx"])
+async def test_the_bot_rides_out_lost_connections_with_either_client(
+    tmp_path: Path, http_client: str
+) -> None:
+    async with running_bot(tmp_path, telegram={"http_client": http_client}) as bot:
+        lan = bot.user(1001, "Lan", last_name="Nguyễn Thị", username="lan")
+        token = await bot.invite("GT-02")
+        bot.emu.faults.add_reset("sendMessage")
+        bot.emu.faults.add("sendMessage", status=502, description="Bad Gateway")
+        reply = await bot.say(lan, f"/start {token}")
+        assert "Xin chào <b>Lan Nguyễn Thị</b>" in reply["raw_text"]
+        await bot.emu.wait_for_message(ADMIN_ID, contains="Lan Nguyễn Thị")
+        assert bot.emu.faults.injected == Counter({"reset": 1, "5xx": 1})
+        delivered = bot.emu.delivered_counts()
+    assert set(delivered.values()) == {1}  # each message once, the failed tries retried

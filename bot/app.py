@@ -20,6 +20,7 @@ from bot.conversations import Conversations
 from bot.files import FileStore
 from bot.i18n import LANGUAGES, Translator
 from bot.processor import ChatOrderedProcessor
+from bot.request import make_request
 from bot.services.work import UnitOfWork
 from handlers.menu import COMMANDS, GROUP_COMMANDS, description_key
 from handlers.permissions import Role
@@ -36,10 +37,17 @@ def build_application(config: Config, services: Services) -> AppType:
     """The Application wired to the configured Bot API server, handlers and services.
 
     Updates are not fetched by PTB's Updater: `bot.inbox` stores each one durably first.
+    HTTP goes through `[telegram] http_client` (aiohttp or httpx): one pool for the API
+    calls, and a one-connection pool for getUpdates, whose long poll waits longer.
     """
     token = config.require_token()
     base = config.telegram.base_url
     processor = ChatOrderedProcessor(256)
+    client = config.telegram.http_client
+    request = make_request(client, connection_pool_size=64, pool_timeout=30)
+    get_updates_request = make_request(
+        client, connection_pool_size=1, read_timeout=config.telegram.poll_timeout + 10
+    )
     app = (
         Application.builder()
         .token(token)
@@ -49,8 +57,8 @@ def build_application(config: Config, services: Services) -> AppType:
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(processor)
         .updater(None)
-        .connection_pool_size(64)
-        .pool_timeout(30)
+        .request(request)
+        .get_updates_request(get_updates_request)
         .build()
     )
     app.bot_data["services"] = services

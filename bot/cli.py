@@ -20,6 +20,7 @@ from bot.errors import ConfigError, MissingTokenError, ThiduaError
 from bot.i18n import default_translator, format_datetime
 from bot.logs import setup_logging
 from bot.questions import PeriodKind
+from bot.request import make_request
 from bot.runner import prepare_database, serve
 from bot.services import contacts, events
 from bot.services import periods as period_rules
@@ -198,7 +199,13 @@ async def _bot_username(config: Config, db: Database) -> str:
     if token:
         try:
             config.require_token()
-            bot = Bot(token, base_url=f"{config.telegram.base_url}/bot")
+            request = make_request(config.telegram.http_client, connection_pool_size=1)
+            bot = Bot(
+                token,
+                base_url=f"{config.telegram.base_url}/bot",
+                request=request,
+                get_updates_request=request,
+            )
             async with bot:
                 if bot.username:
                     return bot.username

@@ -52,6 +52,7 @@ class TelegramConfig(_Strict):
     username: str = Field(default="", description="bot username, used when getMe is unreachable")
     mode: Literal["polling", "webhook"] = "polling"
     poll_timeout: int = Field(default=30, ge=0, le=50)
+    http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     webhook: WebhookConfig | None = None
 
     @field_validator("base_url")

@@ -1,4 +1,5 @@
-"""What `thidua run` loads at start-up: Alembic only when the schema needs an upgrade."""
+"""What `thidua run` loads at start-up: Alembic only when the schema needs an upgrade, and
+neither aiohttp's web server (polling) nor httpx's command-line client (click, rich, pygments)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from alembic.script import ScriptDirectory
 from storage.db import Database, alembic_config, schema_head
 from tests.factories import ROOT
 
-HEAVY = ("alembic", "mako", "aiohttp.web")
+HEAVY = ("alembic", "mako", "aiohttp.web", "rich", "click", "pygments")
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -78,3 +79,19 @@ def test_schema_head_is_alembics_head(tmp_path: Path) -> None:
     assert schema_head(tmp_path) is None  # two heads
     (tmp_path / "d.py").write_text("revision = 'd'\ndown_revision = ('b', 'c')\n")
     assert schema_head(tmp_path) is None  # a merge
+
+
+def test_httpx_cli_still_runs_when_called() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import bot, httpx\ntry:\n    httpx.main(['--help'])\nexcept SystemExit:\n    pass",
+        ],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "HTTPX" in done.stdout or "Usage" in done.stdout

@@ -31,4 +31,17 @@ def _leave_httpx_cli_unloaded() -> None:
     sys.modules["httpx._main"] = stand_in
 
 
+def _remember_that_sniffio_is_missing() -> None:
+    """httpcore imports `sniffio` inside the function it calls twice per HTTP request, and
+    when sniffio is not installed each of those failed imports searches the whole sys.path
+    again (about 50 us each). Recording the absence once makes the import fail at once,
+    with the same ModuleNotFoundError, so httpcore and anyio take the same asyncio path."""
+    import importlib.util
+    import sys
+
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
 _leave_httpx_cli_unloaded()
+_remember_that_sniffio_is_missing()

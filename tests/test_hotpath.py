@@ -79,3 +79,39 @@ async def test_the_claimed_reply_is_the_committed_row(database: Database) -> Non
     fields = ("id", "chat_id", "text", "reply_markup", "status", "attempts", "priority",
               "source", "not_before", "created_at", "edit_message_id", "dedup_key")  # fmt: skip
     assert {f: getattr(reply, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+
+
+def test_a_missing_sniffio_is_looked_for_once() -> None:
+    """httpcore imports sniffio on every request: when it is absent, that import fails at
+    once (the same ModuleNotFoundError) instead of searching sys.path twice per request."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from tests.factories import ROOT
+
+    probe = (
+        "import asyncio, sys\n"
+        "import bot\n"
+        "from httpcore._synchronization import current_async_library\n"
+        "try:\n"
+        "    import sniffio\n"
+        "    found = 'importable'\n"
+        "except ModuleNotFoundError:\n"
+        "    found = 'missing'\n"
+        "async def library():\n"
+        "    return current_async_library()\n"
+        "print(found, sys.modules.get('sniffio', 'unrecorded'), asyncio.run(library()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if importlib.util.find_spec("sniffio") is not None:
+        assert done.stdout.split()[0] == "importable"
+    else:
+        assert done.stdout.split() == ["missing", "None", "asyncio"]

@@ -4,7 +4,9 @@ Starts the real bot (`python -m bot.cli run`, its own OS process, as `tests/proc
 does) on a fresh SQLite file against the in-repo Bot API emulator, waits for its first
 getUpdates, and prints VmRSS (and VmHWM, the peak) from /proc/<pid>/status. Then, for
 each round, the admin sends `--updates` plain `/start` commands and the script waits for
-every reply before reading VmRSS again, so that a leak shows as a rising column.
+every reply before reading VmRSS again, so that a leak shows as a rising column. The size of
+the SQLite file (with its WAL) is printed beside it: SQLite's page cache (2 MB per connection
+by default) grows with the pages the bot touches until it is full.
 
 Usage (from the repository root; Linux only, it reads /proc):
 
@@ -27,6 +29,12 @@ from tests.factories import ADMIN_ID  # noqa: E402
 from tests.process import crash_bot  # noqa: E402
 
 
+def database_mb(path: Path) -> float:
+    """The SQLite file and its write-ahead log, in MB."""
+    files = [path, path.with_name(path.name + "-wal")]
+    return sum(f.stat().st_size for f in files if f.exists()) / 1e6
+
+
 def memory_mb(pid: int) -> dict[str, float]:
     """VmRSS and VmHWM of a process, in MB (10^6 bytes)."""
     figures: dict[str, float] = {}
@@ -43,6 +51,7 @@ async def measure(rounds: int, updates: int) -> None:
             await bot.start()
             assert bot.process is not None
             pid = bot.process.pid
+            database = Path(tmp) / "bot.db"
             await asyncio.sleep(0.5)  # let start-up settle (command menus, replay)
             start = memory_mb(pid)
             print(f"after start-up: VmRSS {start['VmRSS']:.1f} MB, VmHWM {start['VmHWM']:.1f} MB")
@@ -54,7 +63,7 @@ async def measure(rounds: int, updates: int) -> None:
                 now = memory_mb(pid)
                 print(
                     f"round {number} ({updates} updates): VmRSS {now['VmRSS']:.1f} MB, "
-                    f"VmHWM {now['VmHWM']:.1f} MB"
+                    f"VmHWM {now['VmHWM']:.1f} MB, database {database_mb(database):.2f} MB"
                 )
 
 

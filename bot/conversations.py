@@ -42,7 +42,7 @@ class Conversations:
     def get(self, chat_id: int, user_id: int) -> Flow | None:
         """A copy of the person's flow, or None."""
         flow = self._cache.get((chat_id, user_id))
-        return copy.deepcopy(flow) if flow else None
+        return _copy(flow) if flow else None
 
     async def save(
         self, chat_id: int, user_id: int, flow: Flow, *, session: AsyncSession | None = None
@@ -72,7 +72,7 @@ class Conversations:
 
     def cache(self, chat_id: int, user_id: int, flow: Flow) -> None:
         """Updates the in-memory copy once the database has the new state."""
-        self._cache[(chat_id, user_id)] = copy.deepcopy(flow)
+        self._cache[(chat_id, user_id)] = _copy(flow)
 
     def forget(self, chat_id: int, user_id: int) -> None:
         """Drops the in-memory copy once the database no longer has the flow."""
@@ -85,3 +85,23 @@ class Conversations:
         async with self.db.session() as session:
             await store.delete_state(session=session, chat_id=chat_id, user_id=user_id)
         self._cache.pop((chat_id, user_id), None)
+
+
+def _copy(flow: Flow) -> Flow:
+    """A deep copy of a flow; its data is JSON-shaped (it is stored as JSON), which copies
+    several times faster by hand than through `copy.deepcopy`'s general machinery."""
+    return Flow(flow.flow, flow.step, _copy_value(flow.data))
+
+
+def _copy_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_value(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_value(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)  # anything else (a tuple, a date): as before
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})

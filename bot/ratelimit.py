@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,7 +48,9 @@ class RateLimiter:
         self._next_global = 0.0
         self._next_chat: dict[int, float] = {}
         self._paused_until = 0.0
-        self._recent: list[tuple[float, bool]] = []  # (when, was a 429) over the last second
+        # (when, was a 429) over the last second, oldest first; `_hits` counts the 429s in it.
+        self._recent: deque[tuple[float, bool]] = deque()
+        self._hits = 0
 
     def reserve(self, chat_id: int) -> float:
         """Books the earliest moment a message to chat_id may start; returns that moment."""
@@ -94,10 +97,11 @@ class RateLimiter:
         now = self.clock()
         self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), now + seconds)
         self._note(now, throttled=True)
-        hits = sum(1 for _, was_429 in self._recent if was_429)
+        hits = self._hits
         if hits >= self.limits.flood_min and hits >= self.limits.flood_share * len(self._recent):
             self.pause(seconds)
             self._recent.clear()
+            self._hits = 0
             return True
         return False
 
@@ -106,8 +110,15 @@ class RateLimiter:
         self._note(self.clock(), throttled=False)
 
     def _note(self, now: float, *, throttled: bool) -> None:
-        self._recent = [(t, h) for t, h in self._recent if t > now - 1.0]
-        self._recent.append((now, throttled))
+        # The clock is monotonic, so the entries older than a second are at the left end.
+        recent = self._recent
+        horizon = now - 1.0
+        while recent and recent[0][0] <= horizon:
+            if recent.popleft()[1]:
+                self._hits -= 1
+        recent.append((now, throttled))
+        if throttled:
+            self._hits += 1
 
     def _forget_past(self, now: float) -> None:
         self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}

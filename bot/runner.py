@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from bot.app import build_application, learn_username, make_services, set_command_menus
 from bot.config import Config
@@ -15,9 +16,11 @@ from bot.scheduler import Scheduler
 from bot.services.announcements import auto_resend, handle_unreachable, record_sent
 from bot.services.events import EventReminders
 from bot.services.reminders import Reminders
-from bot.webhook import WebhookServer
 from storage import bloc
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,9 @@ async def serve(
             receiver: Poller | WebhookServer
             if config.telegram.mode == "webhook":
                 assert config.telegram.webhook is not None
+                # aiohttp's server (about 14 MB) is imported only when it serves a webhook.
+                from bot.webhook import WebhookServer
+
                 receiver = WebhookServer(inbox, config.telegram.webhook)
             else:
                 receiver = Poller(inbox, timeout=config.telegram.poll_timeout)

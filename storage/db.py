@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"
 READ_ONLY_OPTION = "thidua_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -149,24 +152,32 @@ class Database:
             yield session
 
     async def upgrade(self, revision: str = "head") -> None:
-        """Creates or upgrades the schema with Alembic."""
+        """Creates or upgrades the schema with Alembic.
+
+        A database already at the newest migration is left as it is without importing
+        Alembic at all: `thidua run` upgrades at every start, and Alembic with what it loads
+        for an upgrade is about 12 MB of the bot's memory for the rest of its run.
+        """
+        if revision == "head":
+            head = schema_head()
+            if head is not None and await self.current_revision() == head:
+                return
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_upgrade, revision)
 
     async def current_revision(self) -> str | None:
         """The schema revision the database is at, or None if it was never initialised."""
-        from alembic.runtime.migration import MigrationContext
-
-        async with self.engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+        reader = self.engine.execution_options(**{READ_ONLY_OPTION: True})
+        async with reader.connect() as conn:
+            return await conn.run_sync(_read_revision)
 
     async def is_current(self) -> bool:
         """Whether the schema is at the newest migration (else `thidua init` is needed)."""
-        from alembic.script import ScriptDirectory
+        head = schema_head()
+        if head is None:
+            from alembic.script import ScriptDirectory
 
-        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         return await self.current_revision() == head
 
     async def dispose(self) -> None:
@@ -176,11 +187,49 @@ class Database:
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     """An Alembic config pointing at our migrations, optionally bound to a connection."""
+    # Alembic (and Mako under it) is imported here, not at the top: `thidua run` needs it
+    # only for the start-up upgrade, and keeping it off the import path saves memory.
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     return cfg
 
 
+_REVISION_LINE = re.compile(
+    r"^(revision|down_revision)\b[^=\n]*=\s*(?:['\"]([^'\"\n]+)['\"]|None)\s*$", re.MULTILINE
+)
+
+
+def schema_head(versions: Path = MIGRATIONS / "versions") -> str | None:
+    """The newest migration's revision, read from the migration files without Alembic.
+
+    Each file names its `revision` and its `down_revision` (a single parent or None); the
+    head is the one revision no other names as its parent. None if the files do not read
+    that simply (a merge, an unusual spelling): then Alembic decides, as it always did.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if not found.get("revision") or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def _read_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    value = connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
+    return str(value) if value is not None else None
+
+
 def _run_upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), revision)

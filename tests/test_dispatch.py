@@ -212,3 +212,45 @@ def test_rate_limiter_tells_a_lone_429_from_flood_control() -> None:
     assert limiter.throttled(3, 2.0) is False and limiter.throttled(4, 2.0) is False
     assert limiter.throttled(5, 2.0) is True
     assert limiter.paused_for() == pytest.approx(2.0)
+
+
+class _ListShareOf429:
+    """The share-of-429 bookkeeping as it was before the deque: the reference."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.recent: list[tuple[float, bool]] = []
+
+    def note(self, now: float, *, throttled: bool) -> bool:
+        self.recent = [(t, h) for t, h in self.recent if t > now - 1.0]
+        self.recent.append((now, throttled))
+        if not throttled:
+            return False
+        hits = sum(1 for _, was_429 in self.recent if was_429)
+        if hits >= self.limits.flood_min and hits >= self.limits.flood_share * len(self.recent):
+            self.recent.clear()
+            return True
+        return False
+
+
+def test_rate_limiter_share_of_429s_matches_the_list_reference() -> None:
+    import random
+
+    rng = random.Random(9)
+    limits = Limits(per_second=10, headroom=1.0)
+    for _ in range(50):
+        now = [0.0]
+        limiter = RateLimiter(limits, clock=lambda now=now: now[0])
+        reference = _ListShareOf429(limits)
+        share = rng.choice((0.05, 0.3, 0.6))
+        for _ in range(400):
+            # Steps on a coarse grid so that entries exactly one second old occur too.
+            now[0] += rng.choice((0.0, 0.0, 0.05, 0.25, 0.5, 1.0, 1.25))
+            if rng.random() < share:
+                assert limiter.throttled(rng.randrange(5), 0.0) is reference.note(
+                    now[0], throttled=True
+                )
+            else:
+                limiter.succeeded()
+                reference.note(now[0], throttled=False)
+            assert list(limiter._recent) == reference.recent

@@ -220,9 +220,13 @@ class UnitOfWork:
         ids = await outbox.enqueue_many(session=work.session, rows=rows, now=work.now)
         claimed: list[OutboxMessage] = []
         queued = False
+        # The rows as the database has them (enqueue_many gives them `now` for both times);
+        # passed in, the two datetime default factories are not run, a third of the model's
+        # construction time.
+        times = {"not_before": work.now, "created_at": work.now}
         for row, row_id in zip(rows, ids, strict=False):
             if row.get("status") == OutboxStatus.SENDING.value:
-                claimed.append(OutboxMessage(id=row_id, **row))
+                claimed.append(OutboxMessage(id=row_id, **(times | row)))
             else:
                 queued = True
         if len(ids) < len(rows):  # a dedup_key met an earlier row: match by position is off

@@ -13,8 +13,10 @@ from typing import Any
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.text import utf16_len
+
 TEMPLATES = Path(__file__).parent / "templates" / "reports.toml"
-SHORT_TEXT_MAX = 300
+SHORT_TEXT_MAX = 300  # UTF-16 units, as Telegram counts
 LONG_TEXT_MAX = 4000
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 
@@ -113,11 +115,11 @@ def parse_text_answer(question: Question, text: str) -> Any:
         raise AnswerError("report.error_empty")
     kind = question.type
     if kind is QuestionType.LONG_TEXT:
-        if len(text) > LONG_TEXT_MAX:
+        if utf16_len(text) > LONG_TEXT_MAX:
             raise AnswerError("report.error_too_long", limit=LONG_TEXT_MAX)
         return text
     if kind is QuestionType.SHORT_TEXT:
-        if len(text) > SHORT_TEXT_MAX:
+        if utf16_len(text) > SHORT_TEXT_MAX:
             raise AnswerError("report.error_too_long", limit=SHORT_TEXT_MAX)
         return text
     if kind is QuestionType.NUMBER:

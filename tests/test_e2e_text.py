@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.text import TELEGRAM_LIMIT, utf16_len
-from tests.harness import Harness, running_bot
+from tests.harness import ADMIN_ID, Harness, running_bot
 
 
 @pytest.fixture
@@ -60,3 +60,27 @@ async def test_the_preview_of_long_answers_is_split_into_several_messages(bot: H
     joined = "".join(parts)
     assert joined.count("&") >= 3000 + 2 * LONG.count("&")
     assert "Nộp báo cáo" in str(preview["reply_markup"])
+
+
+async def test_a_hostile_file_name_reaches_the_admin_escaped_in_the_caption(bot: Harness) -> None:
+    name = "<b>x</a>&"
+    await bot.open_period("adhoc", title="Báo cáo nhanh")
+    lan = await _contact(bot)
+    await bot.say(lan, "/baocao")
+    await bot.say(lan, "Bản đầu tiên")
+    mark = bot.emu.mark(lan.id)
+    bot.emu.send_document(lan, name, b"%PDF-1.4 x" * 20, mime_type="application/pdf")
+    got = await bot.emu.wait_for_message(lan.id, after=mark)
+    assert name in got["text"]  # escaped for the contact too
+    preview = await bot.press(lan, got, "Xong")
+    admin_mark = bot.emu.mark(ADMIN_ID)
+    await bot.press(lan, preview, "✅ Nộp báo cáo")
+    await bot.emu.wait_for_message(ADMIN_ID, contains="đã nộp", after=admin_mark)
+
+    units = await bot.say(bot.admin, "/duyet", contains="đơn vị đã nộp")
+    shown = await bot.press(bot.admin, units, "✅ Ban Quản lý bảo trì đường bộ (ví dụ)")
+    assert f"📎 {name}" in shown["text"]
+    admin_mark = bot.emu.mark(ADMIN_ID)
+    await bot.press(bot.admin, shown, "📎 Tệp đính kèm")
+    document = await bot.emu.wait_for_message(ADMIN_ID, after=admin_mark)
+    assert document["caption"] == name and "caption_entities" not in document

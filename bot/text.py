@@ -108,11 +108,50 @@ def split_html(text: str, limit: int = SAFE_LIMIT) -> list[str]:
     return parts
 
 
+_TAG_NAME = re.compile(r"</?([a-zA-Z][\w-]*)")
+
+
+def balance_html(parts: list[str]) -> list[str]:
+    """Parts of one HTML text, each made valid on its own: an element a cut went through is
+    closed at the end of its part and opened again (same tag, same attributes) at the start
+    of the next. Adds at most the length of the open tags and their closers to a part."""
+    balanced: list[str] = []
+    carried: list[tuple[str, str]] = []  # (name, opening tag) still open
+    for part in parts:
+        opened = "".join(tag for _, tag in carried)
+        stack = list(carried)
+        for match in _TOKEN.finditer(part):
+            if not match["tag"]:
+                continue
+            name = _TAG_NAME.match(match[0])[1].lower()  # type: ignore[index]
+            if match["close"]:
+                if stack and stack[-1][0] == name:
+                    stack.pop()
+            else:
+                stack.append((name, match[0]))
+        closers = "".join(f"</{name}>" for name, _ in reversed(stack))
+        balanced.append(opened + part + closers)
+        carried = stack
+    return balanced
+
+
+def split_balanced(text: str, limit: int = SAFE_LIMIT) -> list[str]:
+    """`split_html`, then `balance_html`: parts of at most `limit` units, each valid HTML on
+    its own (when `text` is), cut preferably outside elements and between lines."""
+    room = limit
+    while True:
+        parts = balance_html(split_html(text, room))
+        excess = max((utf16_len(p) - limit for p in parts), default=0)
+        if excess <= 0 or room <= 1:
+            return parts
+        room = max(1, room - excess)
+
+
 def shorten_html(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
     """`text` if it fits in `limit` UTF-16 units, else its longest safe beginning plus `…`.
 
-    For text without elements spanning the cut (escaped user text); the cut never breaks
-    a tag or a character reference and prefers a line break or a space.
+    The cut never breaks a tag or a character reference, never leaves an element open,
+    and falls after a line break, else a space, when one is near the end.
     """
     if utf16_len(text) <= limit:
         return text
@@ -128,8 +167,9 @@ def shorten_html(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
     if not top:
         return ellipsis
     cut = top[-1]
-    for i in reversed(top):  # prefer a word boundary in the last fifth
-        if atoms[i].text in ("\n", " ") and i >= cut * 4 // 5:
-            cut = i
+    for wanted in ("\n", " "):  # prefer a line break, then a space, in the last fifth
+        boundary = next((i for i in reversed(top) if atoms[i].text == wanted), -1)
+        if boundary >= cut * 4 // 5:
+            cut = boundary
             break
     return text[: atoms[cut].end].rstrip() + ellipsis

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Translator
 from bot.questions import Question, QuestionType, format_number
-from bot.text import SAFE_LIMIT, split_html, utf16_len
+from bot.text import SAFE_LIMIT, split_balanced, utf16_len
 from storage import submissions
 
 
@@ -73,13 +73,14 @@ def split_message(blocks: Sequence[str], limit: int = SAFE_LIMIT) -> list[str]:
     """Joins blocks into as few messages as fit in `limit` UTF-16 units (Telegram's count).
 
     Blocks are joined by a blank line; a block too long on its own is cut by
-    `bot.text.split_html` (between lines when it can, never inside a tag or `&...;`).
-    Blocks must be valid HTML on their own. No message is empty or only white space.
+    `bot.text.split_balanced` (between lines when it can, never inside a tag or `&...;`; an
+    element cut through is closed and reopened). Blocks must be valid HTML on their own.
+    No message is empty or only white space.
     """
     messages: list[str] = []
     current = ""
     for block in blocks:
-        for piece in split_html(block, limit):
+        for piece in split_balanced(block, limit):
             piece = piece.strip()
             if not piece:
                 continue

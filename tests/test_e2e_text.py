@@ -60,6 +60,10 @@ async def test_the_preview_of_long_answers_is_split_into_several_messages(bot: H
     joined = "".join(parts)
     assert joined.count("&") >= 3000 + 2 * LONG.count("&")
     assert "Nộp báo cáo" in str(preview["reply_markup"])
+    # Editing from the preview quotes the long answer, shortened to fit.
+    again = await bot.press(lan, preview, "Sửa câu 3")
+    assert "Câu 3/9." in again["text"] and "Câu trả lời hiện tại" in again["text"]
+    assert utf16_len(again["text"]) <= TELEGRAM_LIMIT
 
 
 async def test_a_hostile_file_name_reaches_the_admin_escaped_in_the_caption(bot: Harness) -> None:

@@ -425,3 +425,15 @@ def test_a_config_file_of_any_text_is_loaded_or_a_config_error(text: str, tmp_pa
 def test_the_example_config_is_valid() -> None:
     assert tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     assert Config.model_validate(example_raw())
+
+
+def test_answer_limits_count_utf16_units_like_telegram() -> None:
+    long_question, short_question = (
+        _question(QuestionType.LONG_TEXT),
+        _question(QuestionType.SHORT_TEXT),
+    )
+    assert parse_text_answer(long_question, "😀" * 2000) == "😀" * 2000  # 4,000 units
+    with pytest.raises(AnswerError):
+        parse_text_answer(long_question, "😀" * 2001)  # 2,001 code points, 4,002 units
+    with pytest.raises(AnswerError):
+        parse_text_answer(short_question, "😀" * 151)

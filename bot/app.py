@@ -22,6 +22,7 @@ from bot.i18n import LANGUAGES, Translator
 from bot.processor import ChatOrderedProcessor
 from bot.request import make_request
 from bot.services.work import UnitOfWork
+from bot.throttle import Throttle
 from handlers.menu import COMMANDS, GROUP_COMMANDS, description_key
 from handlers.permissions import Role
 from handlers.registry import register
@@ -81,6 +82,7 @@ def make_services(config: Config, db: Database | None = None) -> Services:
         conversations=conversations,
         files=FileStore(config.files.dir),
         work=UnitOfWork(db, conversations),
+        throttle=Throttle(*config.throttle.rules()),
     )
     # The unit of work reads the clock through the services (tests move it).
     services.work.clock = lambda: services.clock()

@@ -18,6 +18,7 @@ from bot.errors import ConfigError, MissingTokenError
 from bot.planning import EventPolicy, Policy
 from bot.questions import PeriodKind, Template, default_templates
 from bot.ratelimit import Limits
+from bot.throttle import Rule
 from storage.bloc import BlocSpec, DepartmentSpec, UnitSpec
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -274,6 +275,26 @@ class OutboxConfig(_Strict):
         )
 
 
+class ThrottleConfig(_Strict):
+    """Inbound throttling per account: over `limit` updates within `window` seconds, the
+    account is told once to slow down and then ignored for `mute` seconds (bot.throttle)."""
+
+    enabled: bool = True
+    member_limit: int = Field(default=20, ge=1, le=1000)
+    member_window: float = Field(default=10, gt=0, le=3600)
+    member_mute: float = Field(default=30, gt=0, le=86400)
+    stranger_limit: int = Field(default=5, ge=1, le=1000)
+    stranger_window: float = Field(default=30, gt=0, le=3600)
+    stranger_mute: float = Field(default=120, gt=0, le=86400)
+
+    def rules(self) -> tuple[Rule, Rule]:
+        """(members' rule, strangers' rule)."""
+        return (
+            Rule(self.member_limit, self.member_window, self.member_mute),
+            Rule(self.stranger_limit, self.stranger_window, self.stranger_mute),
+        )
+
+
 class RetentionConfig(_Strict):
     """How long finished bookkeeping rows are kept before the scheduler deletes them."""
 
@@ -301,6 +322,7 @@ class Config(_Strict):
     reminders: RemindersConfig = RemindersConfig()
     outbox: OutboxConfig = OutboxConfig()
     retention: RetentionConfig = RetentionConfig()
+    throttle: ThrottleConfig = ThrottleConfig()
     bloc: BlocConfig
     path: Path | None = Field(default=None, exclude=True)
 

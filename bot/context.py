@@ -14,6 +14,7 @@ from bot.conversations import Conversations
 from bot.files import FileStore
 from bot.i18n import Translator
 from bot.services.work import UnitOfWork
+from bot.throttle import Throttle
 from storage.db import Database
 from storage.models import utcnow
 
@@ -43,6 +44,8 @@ class Services:
     # period's questions (they never change once the period exists).
     callers: dict[int, tuple[float, Any]] = field(default_factory=dict)
     questions: dict[int, Any] = field(default_factory=dict)
+    # Inbound throttling per account (handlers/throttle.py).
+    throttle: Throttle = field(default_factory=Throttle)
 
     def forget_user(self, user_id: int) -> None:
         """Drops what is cached about an account after its role or language changed."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -13,8 +13,10 @@ from typing import Any
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.text import utf16_len
+
 TEMPLATES = Path(__file__).parent / "templates" / "reports.toml"
-SHORT_TEXT_MAX = 300
+SHORT_TEXT_MAX = 300  # UTF-16 units, as Telegram counts
 LONG_TEXT_MAX = 4000
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 
@@ -106,22 +108,24 @@ _YES = {"có", "co", "c", "yes", "y", "đúng", "1", "x"}
 _NO = {"không", "khong", "k", "ko", "no", "n", "0"}
 
 
-def parse_text_answer(question: Question, text: str) -> Any:
-    """Turns typed text into the stored value for question, or raises AnswerError."""
+def parse_text_answer(question: Question, text: str, language: str = "vi") -> Any:
+    """Turns typed text into the stored value for question, or raises AnswerError.
+
+    A number is read the way `language` writes it first (see `parse_number`)."""
     text = unicodedata.normalize("NFC", text).strip()
     if not text:
         raise AnswerError("report.error_empty")
     kind = question.type
     if kind is QuestionType.LONG_TEXT:
-        if len(text) > LONG_TEXT_MAX:
+        if utf16_len(text) > LONG_TEXT_MAX:
             raise AnswerError("report.error_too_long", limit=LONG_TEXT_MAX)
         return text
     if kind is QuestionType.SHORT_TEXT:
-        if len(text) > SHORT_TEXT_MAX:
+        if utf16_len(text) > SHORT_TEXT_MAX:
             raise AnswerError("report.error_too_long", limit=SHORT_TEXT_MAX)
         return text
     if kind is QuestionType.NUMBER:
-        return parse_number(text)
+        return parse_number(text, language)
     if kind is QuestionType.YES_NO:
         lowered = text.lower()
         if lowered in _YES:
@@ -138,19 +142,25 @@ def parse_text_answer(question: Question, text: str) -> Any:
     raise AnswerError("report.error_need_file")
 
 
-def parse_number(text: str) -> str:
-    """A number typed the Vietnamese way (1.234,5) or the English way (1,234.5); kept exact."""
+def parse_number(text: str, language: str = "vi") -> str:
+    """A number typed the Vietnamese way (1.234,5) or the English way (1,234.5); kept exact.
+
+    When both separators appear, the last one is the decimal mark; with one kind only
+    ("1.001"), the reader's `language` decides, so a number reads back as the bot wrote it.
+    """
     cleaned = text.replace(" ", "").replace("\u00a0", "")
-    candidates = ["vi", "en"]
-    if "," in cleaned and "." in cleaned and cleaned.rfind(".") > cleaned.rfind(","):
-        candidates = ["en", "vi"]
+    candidates = ["en", "vi"] if language == "en" else ["vi", "en"]
+    if "," in cleaned and "." in cleaned:
+        candidates = ["en", "vi"] if cleaned.rfind(".") > cleaned.rfind(",") else ["vi", "en"]
+    if "e" in cleaned.lower():  # no one types 1E5 in a report; 1E1000000 overflows
+        raise AnswerError("report.error_number")
     for locale in candidates:
         try:
             value = parse_decimal(cleaned, locale=locale, strict=True)
-        except (NumberFormatError, InvalidOperation):
+            if value.is_finite() and abs(value) < Decimal(10) ** 15:
+                return format(value.normalize(), "f")
+        except (NumberFormatError, ArithmeticError):  # InvalidOperation, Overflow
             continue
-        if value.is_finite() and abs(value) < Decimal(10) ** 15:
-            return format(value.normalize(), "f")
     raise AnswerError("report.error_number")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.context import BotContext
 from handlers import replies
@@ -31,6 +31,11 @@ async def on_error(update: object, context: BotContext) -> None:
         log.debug("ignored harmless BadRequest: %s", error)
         return
     where = _describe(update)
+    if isinstance(error, RetryAfter):
+        # Telegram's flood control: an apology would be refused too. Replies go through the
+        # outbox, which waits retry_after on its own; this was a direct call (a toast).
+        log.warning("Telegram asked to wait %s s while handling %s", error.retry_after, where)
+        return
     if isinstance(error, Forbidden):
         log.warning("cannot reach the user (%s): %s", where, error)
         return

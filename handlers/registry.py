@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -38,6 +40,7 @@ from handlers import (
     reports,
     review,
     status,
+    throttle,
 )
 from handlers.errors import on_error
 from handlers.flows import InFlow
@@ -48,6 +51,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Adds all handlers to the application."""
     private = filters.ChatType.PRIVATE
     services = app.bot_data["services"]
+    # Floods are cut off before anything else reads the database (see bot.throttle).
+    app.add_handler(TypeHandler(Update, throttle.throttle), group=-2)
     # Service updates about chats are handled on their own, before anything else.
     app.add_handlers(
         [

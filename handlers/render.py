@@ -10,10 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Translator
 from bot.questions import Question, QuestionType, format_number
+from bot.text import SAFE_LIMIT, split_balanced, utf16_len
 from storage import submissions
-
-TELEGRAM_LIMIT = 4096
-SAFE_LIMIT = 4000
 
 
 async def render_answers(
@@ -72,39 +70,24 @@ def _render_value(
 
 
 def split_message(blocks: Sequence[str], limit: int = SAFE_LIMIT) -> list[str]:
-    """Joins blocks into as few messages as fit; a block too long on its own is cut at lines.
+    """Joins blocks into as few messages as fit in `limit` UTF-16 units (Telegram's count).
 
-    Blocks must be valid HTML on their own; cuts fall between lines, so tags that span lines
-    must not be used inside a block (answers are escaped text, so they do not).
+    Blocks are joined by a blank line; a block too long on its own is cut by
+    `bot.text.split_balanced` (between lines when it can, never inside a tag or `&...;`; an
+    element cut through is closed and reopened). Blocks must be valid HTML on their own.
+    No message is empty or only white space.
     """
     messages: list[str] = []
     current = ""
     for block in blocks:
-        pieces = [block] if len(block) <= limit else _cut(block, limit)
-        for piece in pieces:
-            if current and len(current) + 2 + len(piece) > limit:
+        for piece in split_balanced(block, limit):
+            piece = piece.strip()
+            if not piece:
+                continue
+            if current and utf16_len(current) + 2 + utf16_len(piece) > limit:
                 messages.append(current)
                 current = ""
             current = f"{current}\n\n{piece}" if current else piece
     if current:
         messages.append(current)
     return messages
-
-
-def _cut(block: str, limit: int) -> list[str]:
-    pieces: list[str] = []
-    current = ""
-    for line in block.split("\n"):
-        while len(line) > limit:  # one enormous line: cut it hard (plain text only)
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        if current and len(current) + 1 + len(line) > limit:
-            pieces.append(current)
-            current = ""
-        current = f"{current}\n{line}" if current else line
-    if current:
-        pieces.append(current)
-    return pieces

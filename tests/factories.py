@@ -29,6 +29,7 @@ def make_config(
     files: dict[str, Any] | None = None,
     reminders: dict[str, Any] | None = None,
     outbox: dict[str, Any] | None = None,
+    throttle: dict[str, Any] | None = None,
     **bloc_overrides: Any,
 ) -> Config:
     """A validated Config built from the shipped example, pointed at a test database."""
@@ -40,6 +41,8 @@ def make_config(
         raw["reminders"] = reminders
     if outbox:
         raw["outbox"] = outbox
+    if throttle:
+        raw["throttle"] = throttle
     raw["bloc"]["admins"] = [ADMIN_ID, SECOND_ADMIN_ID] if admins is None else admins
     raw["bloc"].update(bloc_overrides)
     return Config.model_validate(raw)

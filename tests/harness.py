@@ -179,6 +179,8 @@ async def running_bot(
         # Telegram's pacing (1 message/s per person) would only slow the tests down; tests
         # of the pacing itself set their own.
         overrides.setdefault("outbox", {"per_second": 1000, "private_interval": 0.0})
+        # Tests type far faster than people; tests of the throttling itself turn it on.
+        overrides.setdefault("throttle", {"enabled": False})
         config = make_config(database_url=url, base_url=emu.base_url, **overrides)
         for admin_id in config.bloc.admins:
             emu.add_user(admin_id, f"Admin {admin_id}")

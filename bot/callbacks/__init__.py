@@ -14,6 +14,7 @@ names is still re-checked against the database by the service that acts on it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from enum import Enum
 from typing import Any, ClassVar, Self
@@ -88,6 +89,20 @@ class Payload:
         return rf"^{cls.prefix}(:|$)"
 
 
+_NUMBER = re.compile(r"-?[0-9]{1,17}")
+
+
+def parse_int(raw: str) -> int:
+    """A number as `pack` writes it (ASCII digits, an optional minus, within MAX_INT);
+    BadPayload for anything else ("²", "٣", "--1", 25 digits)."""
+    if not _NUMBER.fullmatch(raw):
+        raise BadPayload(f"not a number: {raw!r}")
+    number = int(raw)
+    if abs(number) > MAX_INT:
+        raise BadPayload(f"number out of bounds: {raw!r}")
+    return number
+
+
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
@@ -104,12 +119,7 @@ def _convert(kind: Any, raw: str) -> Any:
             raise BadPayload(f"not a flag: {raw!r}")
         return raw == "1"
     if kind is int:
-        if not raw.lstrip("-").isdigit() or len(raw) > 17:
-            raise BadPayload(f"not a number: {raw!r}")
-        number = int(raw)
-        if abs(number) > MAX_INT:
-            raise BadPayload(f"number out of bounds: {raw!r}")
-        return number
+        return parse_int(raw)
     if isinstance(kind, type) and issubclass(kind, Enum):
         try:
             return kind(raw)

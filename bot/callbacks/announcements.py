@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.callbacks import MAX_INT, BadPayload, Payload
+from bot.callbacks import BadPayload, Payload, parse_int
 
 
 class Audience(StrEnum):
@@ -73,10 +73,7 @@ class BroadcastButton(Payload, prefix="bc"):
     @property
     def number(self) -> int:
         """The argument as a number (an id, hours, a page)."""
-        raw = self.arg
-        if not raw.lstrip("-").isdigit() or len(raw) > 17 or abs(int(raw)) > MAX_INT:
-            raise BadPayload(f"not a number: {raw!r}")
-        return int(raw)
+        return parse_int(self.arg)
 
     @property
     def audience(self) -> Audience:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.callbacks import MAX_INT, BadPayload, Payload
+from bot.callbacks import BadPayload, Payload, parse_int
 from bot.questions import PeriodKind
 
 
@@ -43,9 +43,8 @@ class PeriodButton(Payload, prefix="kp"):
             if self.target not in set(PeriodKind):
                 raise BadPayload(f"not a period kind: {self.target!r}")
         elif self.action in TARGET_PERIOD:
-            raw = self.target
-            if not raw.isdigit() or len(raw) > 17 or int(raw) > MAX_INT:
-                raise BadPayload(f"not a period id: {raw!r}")
+            if parse_int(self.target) < 0:
+                raise BadPayload(f"not a period id: {self.target!r}")
         elif self.target:
             raise BadPayload(f"{self.action} takes no target")
 

@@ -26,6 +26,7 @@ from bot.planning import EventTimes, Slot, event_slots
 from bot.services.errors import NotAllowed, ServiceError
 from bot.services.reminders import SlotService
 from bot.services.work import Outgoing, Work
+from bot.text import utf16_len
 from storage import bloc, contacts
 from storage import events as store
 from storage.models import Event, EventRegistration, Unit
@@ -134,7 +135,7 @@ def parse_kind(kind: str) -> EventKind:
 def check_title(text: str) -> str:
     """A title of 3 to 200 characters, spaces tidied."""
     title = _clean(text)
-    if not 3 <= len(title) <= 200:
+    if not 3 <= utf16_len(title) <= 200:
         raise EventError("event.error_title")
     return title
 
@@ -142,7 +143,7 @@ def check_title(text: str) -> str:
 def check_place(text: str) -> str:
     """A place of 2 to 300 characters, spaces tidied."""
     place = _clean(text)
-    if not 2 <= len(place) <= 300:
+    if not 2 <= utf16_len(place) <= 300:
         raise EventError("event.error_place")
     return place
 
@@ -150,7 +151,7 @@ def check_place(text: str) -> str:
 def check_description(text: str) -> str:
     """An optional description up to 2000 characters."""
     description = text.strip()
-    if len(description) > 2000:
+    if utf16_len(description) > 2000:
         raise EventError("event.error_description")
     return description
 
@@ -178,7 +179,7 @@ def parse_disciplines(text: str) -> tuple[str, ...]:
         name = _clean(part)
         if not name:
             continue
-        if len(name) > 40:
+        if utf16_len(name) > 40:
             raise EventError("event.error_discipline_name", name=name[:40])
         if name.casefold() not in {n.casefold() for n in names}:
             names.append(name)

@@ -19,6 +19,7 @@ from bot.questions import PeriodKind
 from bot.services import notices
 from bot.services.errors import NotAllowed, ServiceError
 from bot.services.work import Outgoing
+from bot.text import utf16_len
 from storage import contacts, periods, submissions
 from storage.models import ReportPeriod
 from storage.periods import PeriodStatus
@@ -86,7 +87,7 @@ def validate(
     except ValueError:
         raise PeriodError("period.error_kind") from None
     title = " ".join(title.split())
-    if not 3 <= len(title) <= 200:
+    if not 3 <= utf16_len(title) <= 200:
         raise PeriodError("period.error_title")
     if reason := check_period_times(opens_at, deadline_at, now):
         raise PeriodError(reason)

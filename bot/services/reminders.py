@@ -24,6 +24,7 @@ from bot.planning import PeriodTimes, Slot, due, period_slots
 from bot.services.errors import ServiceError
 from bot.services.periods import require_admin
 from bot.services.work import Outgoing, Work
+from bot.text import SAFE_LIMIT, shorten_html
 from bot.workdays import WorkCalendar
 from storage import audit, groups, outbox, periods
 from storage import reminders as store
@@ -298,7 +299,7 @@ class Reminders(SlotService[ReportPeriod]):
                 lines.append(f"<b>{html.escape(unit.department_name)}</b>")
             lines.append(f"• {html.escape(unit.name)}")
         text = "\n".join(lines)
-        return text if len(text) <= 4000 else text[:3990].rsplit("\n", 1)[0] + "\n…"
+        return shorten_html(text, SAFE_LIMIT)  # Telegram's limit, cut after a whole line
 
     async def remind_now(
         self, work: Work, period: ReportPeriod, unit_ids: list[int] | None, actor_user_id: int

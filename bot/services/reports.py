@@ -263,7 +263,7 @@ async def answer(
         if text is None:
             return await _reask(work, services, ui, chat_id, actor, place, "report.error_need_text")
         try:
-            value = parse_text_answer(question, text)
+            value = parse_text_answer(question, text, actor.language)
         except AnswerError as exc:
             return await _reask(work, services, ui, chat_id, actor, place, exc.key, **exc.details)
         shown = await _store(work, services, actor, place, qs, question.key, value)

@@ -25,6 +25,7 @@ from bot.services import notices
 from bot.services.errors import ServiceError
 from bot.services.status import check_admin
 from bot.services.work import Outgoing, Work
+from bot.text import utf16_len
 from storage import bloc, contacts, periods, submissions
 from storage.models import Attachment, ReportPeriod, Submission, SubmissionVersion, Unit
 from storage.submissions import (
@@ -217,7 +218,7 @@ async def decide(
     check_admin(services, actor)
     if not accept:
         comment = " ".join((comment or "").split())
-        if not COMMENT_LENGTH[0] <= len(comment) <= COMMENT_LENGTH[1]:
+        if not COMMENT_LENGTH[0] <= utf16_len(comment) <= COMMENT_LENGTH[1]:
             raise ServiceError("review.comment_length")
     async with services.work(update_id) as work:
         if flow_chat is not None:

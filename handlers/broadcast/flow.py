@@ -25,6 +25,7 @@ from bot.questions import MAX_FILE_BYTES
 from bot.services import announcements
 from bot.services.announcements import PER_UNIT, PICKED, Decision, Facts, Need, Target
 from bot.services.errors import ServiceError
+from bot.text import utf16_len
 from handlers import flows, replies
 from handlers.broadcast import views
 from handlers.flows import FlowSpec, FlowState
@@ -318,11 +319,6 @@ async def _admin(update: Update, context: BotContext) -> Caller | None:
     return caller
 
 
-def _length(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _attachment(message: Message) -> tuple[str, str, str, int] | None:
     """(file_id, kind, name, size) of a document or photo, else None."""
     if message.document is not None:
@@ -362,11 +358,11 @@ async def typed_text(update: Update, context: BotContext, state: Draft) -> None:
                 raise _Invalid("broadcast.error_need_text")
             if not plain.strip():
                 raise _Invalid("broadcast.error_need_text")
-            if _length(plain) > MAX_TEXT:
-                raise _Invalid("broadcast.error_too_long", length=_length(plain), max=MAX_TEXT)
+            if utf16_len(plain) > MAX_TEXT:
+                raise _Invalid("broadcast.error_too_long", length=utf16_len(plain), max=MAX_TEXT)
         except _Invalid as exc:
             return ask_text(update, context, caller, state, prefix=_error(context, caller, exc))
-        state.text, state.length, state.file = body, _length(plain), None
+        state.text, state.length, state.file = body, utf16_len(plain), None
         if file is None:
             return ask_attachment(update, context, caller, state)
         try:

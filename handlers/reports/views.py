@@ -27,6 +27,7 @@ from bot.services.reports import (
     timing,
 )
 from bot.services.work import Outgoing
+from bot.text import SAFE_LIMIT, shorten_html, utf16_len
 from handlers import replies
 from handlers.render import answers_html, split_message
 from storage.models import Submission
@@ -104,10 +105,15 @@ def question_message(
             language,
             context.services.translator,
         )
-        lines.append(replies.text(context, caller, "report.current_answer", answer=current[0]))
     prefix = note_text(context, caller, asking.error) if asking.error else ""
-    body = Html((prefix + "\n\n" if prefix else "") + "\n".join(lines))
-    return _new(update, body, question_keyboard(context, caller, asking))
+    head = (prefix + "\n\n" if prefix else "") + "\n".join(lines)
+    if entry is not None:
+        # The quoted answer is shortened so that the whole message fits (Telegram's rule).
+        frame = replies.text(context, caller, "report.current_answer", answer=Html(""))
+        room = SAFE_LIMIT - utf16_len(head) - 1 - utf16_len(frame)
+        answer = Html(shorten_html(current[0], max(room, 0)))
+        head += "\n" + replies.text(context, caller, "report.current_answer", answer=answer)
+    return _new(update, Html(head), question_keyboard(context, caller, asking))
 
 
 def question_keyboard(context: BotContext, caller: Caller, asking: Asking) -> InlineKeyboardMarkup:

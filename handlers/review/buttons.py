@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from telegram import Update
 
 from bot.callbacks import BadPayload
@@ -9,6 +11,7 @@ from bot.callbacks.review import ReviewAction, ReviewButton
 from bot.context import BotContext
 from bot.services import review as service
 from bot.services.work import Outgoing
+from bot.text import CAPTION_LIMIT, shorten_html
 from handlers import replies
 from handlers.permissions import Caller, admin_only, get_caller
 from handlers.review import views
@@ -120,7 +123,8 @@ async def _send_files(
         *(
             Outgoing(
                 chat_id=chat_id,
-                text=attachment.file_name,
+                # The caption is sent as HTML: the contact's file name is escaped text.
+                text=shorten_html(html.escape(attachment.file_name, quote=False), CAPTION_LIMIT),
                 photo_file_id=attachment.file_id if attachment.kind == "photo" else None,
                 document_file_id=None if attachment.kind == "photo" else attachment.file_id,
             )

@@ -365,7 +365,22 @@ def describe_validation_error(path: Path, exc: ValidationError) -> str:
             lines.append(f"  {where}: required but missing")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            got = err.get("input")
-            shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-            lines.append(f"  {where}: {msg}{shown}")
+            lines.append(f"  {where}: {msg}{_shown_input(err['loc'], err.get('input'))}")
     return "\n".join(lines)
+
+
+# Keys whose value is a secret: a start-up error names the key, never what it holds.
+_SECRET_KEYS = frozenset({"token", "secret_token", "password"})
+_URL_PASSWORD_RE = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
+
+
+def _shown_input(loc: tuple[int | str, ...], got: object) -> str:
+    """What a start-up error shows of the bad value: nothing for a secret or a table, a
+    URL without its password, anything else as written."""
+    if isinstance(got, dict | list):
+        return ""
+    if loc and str(loc[-1]).lower() in _SECRET_KEYS:
+        return " (value hidden: it is a secret)"
+    if isinstance(got, str):
+        got = _URL_PASSWORD_RE.sub(r"\1:***@", got)
+    return f" (got {got!r})"

@@ -31,6 +31,9 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
+INVITE_DAYS_MIN, INVITE_DAYS_MAX = 1, 90  # how long an invite link may stay valid
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -116,7 +119,7 @@ class BlocConfig(_Strict):
     admins: list[int] = Field(default_factory=list)
     leader: str = Field(pattern=_CODE_RE)
     deputy: str = Field(pattern=_CODE_RE)
-    invite_ttl_days: int = Field(default=7, ge=1, le=90)
+    invite_ttl_days: int = Field(default=7, ge=INVITE_DAYS_MIN, le=INVITE_DAYS_MAX)
     departments: list[DepartmentConfig] = Field(min_length=1)
     units: list[UnitConfig] = Field(min_length=1)
 

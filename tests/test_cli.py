@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
-    env.update(PYTHONPATH=str(ROOT), THIDUA_LANG="vi", **extra)
+    env.update({"PYTHONPATH": str(ROOT), "THIDUA_LANG": "vi", **extra})
     return env
 
 
@@ -88,6 +88,25 @@ async def test_init_is_idempotent_and_follows_config_edits(tmp_path: Path) -> No
 async def test_invite_needs_an_initialised_database(tmp_path: Path) -> None:
     code, _, err = await _cli("invite", "GT-02", "--config", str(_config(tmp_path)))
     assert code == 2 and "thidua init" in err
+
+
+@pytest.mark.parametrize("days", ["-1", "0", "91"])
+async def test_invite_days_outside_1_to_90_are_refused(tmp_path: Path, days: str) -> None:
+    """`--days -1` once made an already expired link and `--days 0` silently meant 7."""
+    raw = example_raw()
+    raw["telegram"].update(token="", base_url="http://127.0.0.1:9", username="khoi_kythuat_bot")
+    raw["database"]["url"] = "sqlite+aiosqlite:///data/thidua.db"
+    config = write_config(tmp_path / "config.toml", raw)
+    assert (await _cli("init", "--config", str(config)))[0] == 0
+    code, out, err = await _cli("invite", "TN-03", "--days", days, "--config", str(config))
+    assert code == 2 and "?start=" not in out
+    assert f"từ 1 đến 90 (đã nhập {days})" in err and "Không có lời mời nào" in err
+    code, _, err = await _cli(
+        "invite", "TN-03", "--days", days, "--config", str(config), env=_env(THIDUA_LANG="en")
+    )
+    assert code == 2 and f"1 to 90 days (got {days})" in err
+    code, out, _ = await _cli("invite", "TN-03", "--days", "90", "--config", str(config))
+    assert code == 0 and "?start=" in out
 
 
 async def _start_bot(config: Path, log_level: str = "DEBUG") -> asyncio.subprocess.Process:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.config import INVITE_DAYS_MAX, INVITE_DAYS_MIN
 from bot.permissions import Caller
 from bot.services import notices
 from bot.services.errors import NotAllowed, ServiceError
@@ -87,7 +88,12 @@ async def create_invite(
 
 async def console_invite(services: Services, *, unit_code: str, days: int | None = None) -> Invited:
     """`thidua invite`: the operator at the console (who holds the database itself) issues
-    an invite for a unit by its code. ServiceError(cli.unknown_unit) if no active unit has it."""
+    an invite for a unit by its code. ServiceError(cli.unknown_unit) if no active unit has it,
+    ServiceError(cli.bad_invite_days) if `days` is outside 1-90 (as `[bloc] invite_ttl_days`)."""
+    if days is not None and not INVITE_DAYS_MIN <= days <= INVITE_DAYS_MAX:
+        raise ServiceError(
+            "cli.bad_invite_days", days=days, min=INVITE_DAYS_MIN, max=INVITE_DAYS_MAX
+        )
     async with services.work() as work:
         unit = await bloc.get_unit_by_code(session=work.session, code=unit_code)
         if unit is None or not unit.active:
@@ -99,7 +105,7 @@ async def console_invite(services: Services, *, unit_code: str, days: int | None
 async def _issue(
     work: Work, services: Services, unit: Unit, *, created_by: int | None, days: int | None = None
 ) -> Invited:
-    ttl = timedelta(days=days or services.config.bloc.invite_ttl_days)
+    ttl = timedelta(days=services.config.bloc.invite_ttl_days if days is None else days)
     issued = await invites.create_invite(
         session=work.session, unit=unit, created_by=created_by, ttl=ttl
     )

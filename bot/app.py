@@ -19,6 +19,7 @@ from bot.context import BotContext, Services
 from bot.conversations import Conversations
 from bot.files import FileStore
 from bot.i18n import LANGUAGES, Translator
+from bot.logs import quiet_library_noise
 from bot.processor import ChatOrderedProcessor
 from bot.services.work import UnitOfWork
 from handlers.menu import COMMANDS, GROUP_COMMANDS, description_key
@@ -38,6 +39,7 @@ def build_application(config: Config, services: Services) -> AppType:
     Updates are not fetched by PTB's Updater: `bot.inbox` stores each one durably first.
     """
     token = config.require_token()
+    quiet_library_noise()
     base = config.telegram.base_url
     processor = ChatOrderedProcessor(256)
     app = (

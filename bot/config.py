@@ -19,6 +19,7 @@ from bot.planning import EventPolicy, Policy
 from bot.questions import PeriodKind, Template, default_templates
 from bot.ratelimit import Limits
 from storage.bloc import BlocSpec, DepartmentSpec, UnitSpec
+from storage.invites import INVITE_DAYS_MAX, INVITE_DAYS_MIN
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
@@ -29,9 +30,6 @@ _CODE_RE = r"^[A-Za-z0-9_-]{1,32}$"
 def nfc(text: str) -> str:
     """Returns text in Unicode NFC, the form every stored string uses."""
     return unicodedata.normalize("NFC", text).strip()
-
-
-INVITE_DAYS_MIN, INVITE_DAYS_MAX = 1, 90  # how long an invite link may stay valid
 
 
 class _Strict(BaseModel):

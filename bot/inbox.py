@@ -5,13 +5,19 @@ handling it, so a crash can drop fetched updates. Here every update is written t
 `inbox_update` table first, handed to the Application, and marked processed when its
 handlers finish. At start-up, stored-but-unprocessed updates are replayed before new ones.
 Update ids seen before are ignored (webhooks deliver at least once).
+
+No invite token is stored: the argument of `/start <token>` is replaced by "<redacted>" in
+the stored copy, which carries the token's hash instead (the invites table stores the same
+hash). The live update keeps the token in memory; a replay after a crash redeems by hash.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
+import re
 from typing import Any
 
 from telegram import Update
@@ -21,6 +27,7 @@ from telegram.ext import Application
 from bot.ratelimit import retry_after_seconds
 from storage import inbox
 from storage.db import Database
+from storage.invites import TOKEN_RE, hash_token
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,37 @@ ALLOWED_UPDATES = [
     "chat_member",
 ]
 REPLAY_BATCH = 1000  # stored updates read per query when replaying
+REDACTED = "<redacted>"  # what the stored copy of `/start <token>` says instead of the token
+START_HASH_KEY = "thidua_start_token_sha256"  # top-level key of the stored copy: the hash
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def redact(payload: dict[str, Any]) -> dict[str, Any]:
+    """The form of an update that may be stored: `/start <token>` (an invite's token, in a
+    message or an edited one) becomes `/start <redacted>` plus the token's hash under
+    START_HASH_KEY. Any other update is returned as it is."""
+    for key in ("message", "edited_message"):
+        message = payload.get(key)
+        text = message.get("text") if isinstance(message, dict) else None
+        if not isinstance(text, str):
+            continue
+        command, _, argument = text.partition(" ")
+        argument = argument.strip()
+        if command.split("@", 1)[0] != "/start" or not TOKEN_RE.match(argument):
+            continue
+        payload = copy.deepcopy(payload)
+        payload[key]["text"] = f"{command} {REDACTED}"
+        payload[START_HASH_KEY] = hash_token(argument)
+    return payload
+
+
+def start_token_hash(update: Update) -> str | None:
+    """For a replayed `/start <redacted>`: the hash of the token it carried (else None).
+
+    Only a stored copy has it: Telegram never sends this key, so a person typing
+    "/start <redacted>" gets no hash and is refused like any malformed token."""
+    value = update.api_kwargs.get(START_HASH_KEY)
+    return value if isinstance(value, str) and _SHA256_RE.match(value) else None
 
 
 class Inbox:
@@ -57,10 +95,12 @@ class Inbox:
         """Stores raw updates durably, then queues the new ones; returns how many were new.
 
         `parsed`, when the caller already has the Update objects (polling), saves parsing
-        them a second time.
+        them a second time. What is stored is redacted (`redact`); what is queued is the
+        update as received.
         """
+        stored = [redact(payload) for payload in payloads]
         async with self.db.session() as session:
-            fresh = set(await inbox.store_updates(session=session, updates=payloads))
+            fresh = set(await inbox.store_updates(session=session, updates=stored))
         for position, payload in enumerate(payloads):
             if int(payload["update_id"]) not in fresh:
                 continue

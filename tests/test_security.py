@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 from telegram.error import BadRequest
 
 from handlers.errors import on_error
+from storage import bloc, invites
+from storage.models import Contact, InboxUpdate
 from tests.harness import running_bot
+from tests.process import crash_bot
 
 
 async def test_an_html_502_from_a_proxy_is_one_warning_line(
@@ -44,3 +51,73 @@ async def test_bad_request_is_not_logged_as_a_network_error(
     (record,) = [r for r in caplog.records if r.name == "handlers.errors"]
     assert record.levelno == logging.ERROR and "network error" not in record.getMessage()
     assert record.exc_info is not None
+
+
+async def test_no_invite_token_is_stored_in_the_inbox(tmp_path) -> None:
+    """A database backup must not yield usable tokens: the stored `/start` has none."""
+    async with running_bot(tmp_path) as bot:
+        token = await bot.invite("TN-03")
+        joiner = bot.user(5201, "Thảo")
+        await bot.say(joiner, f"/start {token}", contains="Xin chào")
+        member_token = await bot.invite("GT-02")  # opened by a member: kept, not spent
+        reply = await bot.say(joiner, f"/start {member_token}", contains="đã là")
+        assert "Trung tâm Quan trắc môi trường (ví dụ)" in reply["text"]
+        newcomer = bot.user(5202, "Hoa")
+        await bot.say(newcomer, f"/start {member_token}", contains="Xin chào")
+        async with bot.db.read() as session:
+            rows = (await session.exec(select(InboxUpdate))).all()
+    dumped = [json.dumps(row.payload) for row in rows]
+    assert not [d for d in dumped if token in d or member_token in d]
+    starts = [r.payload for r in rows if "/start" in json.dumps(r.payload)]
+    assert len(starts) == 3
+    assert {p["message"]["text"] for p in starts} == {"/start <redacted>"}
+    assert {p["thidua_start_token_sha256"] for p in starts} == {
+        invites.hash_token(token),
+        invites.hash_token(member_token),
+    }
+
+
+async def test_a_redacted_start_typed_by_hand_is_refused(tmp_path) -> None:
+    """Only a stored copy carries the hash: typing "/start <redacted>" joins nothing."""
+    async with running_bot(tmp_path) as bot:
+        await bot.invite("TN-03")
+        stranger = bot.user(5301, "Khách")
+        reply = await bot.say(stranger, "/start <redacted>")
+        assert "Xin chào" not in reply["text"]
+        async with bot.db.read() as session:
+            assert not (await session.exec(select(Contact))).all()
+
+
+@pytest.mark.slow
+async def test_a_join_killed_before_its_commit_still_joins_after_restart(tmp_path) -> None:
+    """The replayed `/start` has no token, only its hash: the join still happens."""
+    async with crash_bot(tmp_path) as bot:
+        async with bot.db.session() as session:
+            unit = await bloc.get_unit_by_code(session=session, code="GT-02")
+            assert unit is not None
+            issued = await invites.create_invite(session=session, unit=unit, ttl=timedelta(days=1))
+        joiner = bot.emu.add_user(5401, "Lan")
+        await bot.start()
+        bot.hold_sends()
+        # The first message's reply hangs on the wire: the /start behind it waits, stored.
+        bot.emu.send_text(joiner, "xin chào")
+        await bot.wait_for_outbox(joiner.id)
+        bot.emu.send_text(joiner, f"/start {issued.token}")
+        for _ in range(500):
+            async with bot.db.read() as session:
+                stored = (await session.exec(select(InboxUpdate))).all()
+            if any("<redacted>" in json.dumps(r.payload) for r in stored):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the /start was never stored")
+        async with bot.db.read() as session:
+            assert not (await session.exec(select(Contact))).all()  # not joined yet
+        await bot.restart_after_kill()
+
+        await bot.emu.wait_for_message(joiner.id, contains=unit.name, timeout=15)
+        async with bot.db.read() as session:
+            (contact,) = (await session.exec(select(Contact))).all()
+            rows = (await session.exec(select(InboxUpdate))).all()
+        assert contact.telegram_user_id == joiner.id and contact.unit_id == unit.id
+        assert not [r for r in rows if issued.token in json.dumps(r.payload)]

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.config import INVITE_DAYS_MAX, INVITE_DAYS_MIN
 from bot.permissions import Caller
 from bot.services import notices
 from bot.services.errors import NotAllowed, ServiceError
 from bot.services.work import Outgoing, Work
 from storage import bloc, contacts, invites
 from storage import conversations as flow_store
+from storage.invites import INVITE_DAYS_MAX, INVITE_DAYS_MIN
 from storage.invites import InviteOutcome as InviteOutcome  # re-exported for handlers
 from storage.models import Contact, Unit
 
@@ -133,14 +133,17 @@ async def join(
     username: str | None,
     token: str,
     render: Callable[[Joined], Sequence[Outgoing]],
+    token_hash: str | None = None,
 ) -> Joined:
     """Redeems an invite token for the account. The binding (or the recorded failure), the
-    reply and, on joining, the notice to the other admins commit together."""
+    reply and, on joining, the notice to the other admins commit together. `token_hash`
+    (the replay of a stored `/start`, whose token was never stored) redeems by hash."""
     full_name = unicodedata.normalize("NFC", full_name).strip()[:200]  # as bot.config.nfc
     async with services.work(update_id) as work:
         redemption = await invites.redeem_invite(
             session=work.session,
             token=token.strip(),
+            token_hash=token_hash,
             telegram_user_id=user_id,
             full_name=full_name,
             username=username,

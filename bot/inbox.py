@@ -87,6 +87,7 @@ class Inbox:
         self.flush_delay = flush_delay
         self._done: list[int] = []
         self.marked: set[int] = set()  # shared with the unit of work (see bot.services.work)
+        self._replayed: set[int] = set()  # queued by replay, attempt not yet counted
         self._flusher: asyncio.Task[None] | None = None
 
     async def accept(
@@ -115,13 +116,28 @@ class Inbox:
 
         They are read `batch` at a time (in update id order, each page after the last id of
         the one before), so a long outage costs no more memory per query than a short one.
+        An attempt is counted only when an update's handling begins (`mark_started`), so a
+        backlog waiting behind one slow update loses nothing however often the bot restarts.
+        An update whose handling was already interrupted MAX_ATTEMPTS times is given up: a
+        WARNING names it, and its row keeps an error (`thidua inbox list --failed`, `thidua
+        inbox retry UPDATE_ID`).
         """
+        async with self.db.session() as session:
+            given_up = await inbox.give_up(session=session)
+        for update_id in given_up:
+            log.warning(
+                "update %s given up after %d interrupted attempts; it is listed by "
+                "`thidua inbox list --failed` and `thidua inbox retry %s` replays it",
+                update_id,
+                inbox.MAX_ATTEMPTS,
+                update_id,
+            )
         total = 0
         after: int | None = None
         while True:
-            async with self.db.session() as session:
+            async with self.db.read() as session:
                 rows = await inbox.pending(session=session, after=after, limit=batch)
-                await inbox.mark_started(session=session, update_ids=[r.update_id for r in rows])
+            self._replayed.update(r.update_id for r in rows)
             for row in rows:
                 await self._enqueue(row.payload)
             total += len(rows)
@@ -131,6 +147,16 @@ class Inbox:
         if total:
             log.info("replaying %d update(s) left unprocessed by the last run", total)
         return total
+
+    async def mark_started(self, update_id: int) -> None:
+        """Counts an attempt at a replayed update as its handling begins (the processor calls
+        this, in the update's turn). A live update is not counted: if a crash interrupts it,
+        its replays are."""
+        if update_id not in self._replayed:
+            return
+        self._replayed.discard(update_id)
+        async with self.db.session() as session:
+            await inbox.mark_started(session=session, update_ids=[update_id])
 
     async def mark_done(self, update_id: int) -> None:
         """Records that an update's handlers have finished.

@@ -109,6 +109,36 @@ async def test_invite_days_outside_1_to_90_are_refused(tmp_path: Path, days: str
     assert code == 0 and "?start=" in out
 
 
+async def test_inbox_list_failed_and_retry(tmp_path: Path) -> None:
+    """Given-up updates are visible from the console and can be handed back to the bot."""
+    config = _config(tmp_path)
+    assert (await _cli("init", "--config", str(config)))[0] == 0
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'thidua.db'}")
+    message = {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"}, "text": "bí mật"}
+    try:
+        async with db.session() as session:
+            await inbox.store_updates(
+                session=session, updates=[{"update_id": 9, "message": message}]
+            )
+            await inbox.mark_started(session=session, update_ids=[9, 9, 9])
+            for _ in range(inbox.MAX_ATTEMPTS - 1):
+                await inbox.mark_started(session=session, update_ids=[9])
+            assert await inbox.give_up(session=session) == [9]
+        code, out, _ = await _cli("inbox", "list", "--failed", "--config", str(config))
+        assert code == 0 and out.startswith("9\t") and "message chat 42" in out
+        assert "given up" in out and "bí mật" not in out  # where from and why, not what
+        code, out, _ = await _cli("inbox", "retry", "9", "--config", str(config))
+        assert code == 0 and "9" in out and "khởi động lần tới" in out
+        async with db.read() as session:
+            assert [r.update_id for r in await inbox.pending(session=session)] == [9]
+        code, _, err = await _cli("inbox", "retry", "9", "--config", str(config))
+        assert code == 2 and "thidua inbox list --failed" in err
+        code, out, _ = await _cli("inbox", "list", "--failed", "--config", str(config))
+        assert code == 0 and "Không có cập nhật nào" in out
+    finally:
+        await db.dispose()
+
+
 async def _start_bot(config: Path, log_level: str = "DEBUG") -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *THIDUA,

@@ -8,12 +8,13 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, select
 from telegram.error import BadRequest
 
 from handlers.errors import on_error
 from storage import bloc, invites
-from storage.models import Contact, InboxUpdate
+from storage.models import Contact, InboxUpdate, OutboxMessage
 from tests.harness import running_bot
 from tests.process import crash_bot
 
@@ -121,3 +122,59 @@ async def test_a_join_killed_before_its_commit_still_joins_after_restart(tmp_pat
             rows = (await session.exec(select(InboxUpdate))).all()
         assert contact.telegram_user_id == joiner.id and contact.unit_id == unit.id
         assert not [r for r in rows if issued.token in json.dumps(r.payload)]
+
+
+@pytest.mark.slow
+async def test_a_backlog_survives_three_quick_restarts(tmp_path) -> None:
+    """Replies to one chat hang, 60 messages queue behind the first; kill -9 and restart three
+    times, then once more with sends released: only the update in progress counts an attempt
+    (the old code counted one for every pending update at each start, then dropped them all
+    silently at 3), so all 60 are handled."""
+    async with crash_bot(tmp_path) as bot:
+        sender = bot.emu.add_user(5501, "Khách")
+        await bot.start()
+        bot.hold_sends()
+        ids = [int(bot.emu.send_text(sender, f"tin {n}")["update_id"]) for n in range(60)]
+        await _stored(bot, len(ids))
+        for restart in range(4):
+            replies = await _outbox_count(bot, sender.id)
+            for _ in range(500):  # the update in progress has committed; its reply hangs
+                if await _outbox_count(bot, sender.id) > replies:
+                    break
+                await asyncio.sleep(0.02)
+            if restart < 3:
+                await bot.kill()
+                await bot.start()  # sends still held: three quick restarts
+            else:
+                await bot.restart_after_kill()  # then one with Telegram answering again
+        for _ in range(1500):
+            async with bot.db.read() as session:
+                rows = (
+                    await session.exec(
+                        select(InboxUpdate).where(col(InboxUpdate.update_id).in_(ids))
+                    )
+                ).all()
+            if all(r.processed_at is not None for r in rows):
+                break
+            await asyncio.sleep(0.02)
+        assert len(rows) == 60
+        assert [r.update_id for r in rows if r.processed_at is None or r.error] == []
+        assert max(r.attempts for r in rows) <= 1
+        await bot.stop()
+    assert "given up" not in "".join(bot.stderr)
+
+
+async def _stored(bot, count: int) -> None:
+    for _ in range(500):
+        async with bot.db.read() as session:
+            stored = (await session.exec(select(func.count()).select_from(InboxUpdate))).one()
+        if stored >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the messages were never stored")
+
+
+async def _outbox_count(bot, chat_id: int) -> int:
+    async with bot.db.read() as session:
+        query = select(func.count()).select_from(OutboxMessage)
+        return (await session.exec(query.where(OutboxMessage.chat_id == chat_id))).one()

@@ -18,6 +18,9 @@ from storage.models import Contact, Invite, InviteFailure, Unit, utcnow
 
 TOKEN_BYTES = 24  # 192 bits, 32 URL-safe characters: fits Telegram's 64-character start payload
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+# An invite link's token in a text (https://t.me/<bot>?start=<token>), and what replaces it.
+INVITE_LINK_RE = re.compile(r"(start=)[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])")
+REDACTED_TOKEN = "redacted"
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES = 5
 INVITE_DAYS_MIN, INVITE_DAYS_MAX = 1, 90  # how long an invite link may stay valid

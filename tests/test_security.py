@@ -14,6 +14,7 @@ from telegram.error import BadRequest
 
 from handlers.errors import on_error
 from storage import bloc, invites
+from storage.invites import INVITE_LINK_RE
 from storage.models import Contact, InboxUpdate, OutboxMessage
 from tests.harness import running_bot
 from tests.process import crash_bot
@@ -178,3 +179,21 @@ async def _outbox_count(bot, chat_id: int) -> int:
     async with bot.db.read() as session:
         query = select(func.count()).select_from(OutboxMessage)
         return (await session.exec(query.where(OutboxMessage.chat_id == chat_id))).one()
+
+
+async def test_an_invite_link_sent_by_moi_leaves_no_token_in_the_outbox(tmp_path) -> None:
+    """The /moi reply carries the link; once delivered its outbox row keeps no token."""
+    async with running_bot(tmp_path) as bot:
+        picker = await bot.say(bot.admin, "/moi")
+        label = picker["reply_markup"]["inline_keyboard"][0][0]["text"]
+        shown = await bot.press(bot.admin, picker, label)
+        found = INVITE_LINK_RE.search(shown["text"])
+        assert found is not None, shown["text"]
+        token = found.group(0).removeprefix("start=")
+        await bot.emu.wait_until_delivered()
+        async with bot.db.read() as session:
+            texts = (await session.exec(select(OutboxMessage.text))).all()
+        assert texts and not [t for t in texts if token in t]
+        assert [t for t in texts if "start=redacted" in t]
+        newcomer = bot.user(5601, "Mai")
+        await bot.say(newcomer, f"/start {token}", contains="Xin chào")

@@ -19,6 +19,7 @@ from bot.context import BotContext, Services
 from bot.conversations import Conversations
 from bot.files import FileStore
 from bot.i18n import LANGUAGES, Translator
+from bot.logs import quiet_library_noise
 from bot.processor import ChatOrderedProcessor
 from bot.request import make_request
 from bot.services.work import UnitOfWork
@@ -42,6 +43,7 @@ def build_application(config: Config, services: Services) -> AppType:
     calls, and a one-connection pool for getUpdates, whose long poll waits longer.
     """
     token = config.require_token()
+    quiet_library_noise()
     base = config.telegram.base_url
     processor = ChatOrderedProcessor(256)
     client = config.telegram.http_client

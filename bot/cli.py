@@ -25,7 +25,7 @@ from bot.runner import prepare_database, serve
 from bot.services import contacts, events
 from bot.services import periods as period_rules
 from bot.services.errors import ServiceError
-from storage import bloc, periods, settings
+from storage import bloc, inbox, periods, settings
 from storage import events as event_store
 from storage.db import Database
 from storage.models import utcnow
@@ -86,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     period_add.add_argument("--deadline", required=True, help="e.g. 15/6/2023 17:00")
     add("list", "List report periods.", parent=period_sub)
     _add_event_parser(sub, add)
+    inbox_cmd = add("inbox", "Updates the bot failed to handle or gave up on.", options=False)
+    inbox_sub = inbox_cmd.add_subparsers(dest="inbox_command", required=True, metavar="ACTION")
+    inbox_list = add("list", "List updates handled with an error or given up.", parent=inbox_sub)
+    inbox_list.add_argument(
+        "--failed", action="store_true", help="only failed and given-up updates (the default)"
+    )
+    inbox_retry = add(
+        "retry",
+        "Make a failed or given-up update pending again: the bot handles it at its next start.",
+        parent=inbox_sub,
+    )
+    inbox_retry.add_argument("update_id", type=int, metavar="UPDATE_ID")
     return parser
 
 
@@ -135,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_period(config, language, args))
         if args.command == "event":
             return asyncio.run(_event(config, language, args))
+        if args.command == "inbox":
+            return asyncio.run(_inbox(config, language, args))
         config.require_token()
         return _run(config)
     except MissingTokenError:
@@ -191,6 +205,48 @@ async def _invite(config: Config, language: str, unit_code: str, days: int | Non
     print(create_deep_linked_url(username, issued.token))
     print(issued.token)
     return EXIT_OK
+
+
+async def _inbox(config: Config, language: str, args: argparse.Namespace) -> int:
+    """`thidua inbox list --failed` / `thidua inbox retry UPDATE_ID`. The list shows where an
+    update came from and why it failed, never what it says."""
+    db = Database(config.database.url)
+    try:
+        if not await db.is_current():
+            print(_say(language, "cli.not_initialised"), file=sys.stderr)
+            return EXIT_CONFIG
+        if args.inbox_command == "retry":
+            async with db.session() as session:
+                found = await inbox.retry(session=session, update_id=args.update_id)
+            if not found:
+                print(_say(language, "cli.inbox_not_failed", id=args.update_id), file=sys.stderr)
+                return EXIT_CONFIG
+            print(_say(language, "cli.inbox_retried", id=args.update_id))
+            return EXIT_OK
+        async with db.read() as session:
+            rows = await inbox.failed(session=session)
+    finally:
+        await db.dispose()
+    if not rows:
+        print(_say(language, "cli.inbox_none_failed"))
+    for row in rows:
+        received = format_datetime(row.received_at, config.bloc.tz, language)
+        print(f"{row.update_id}\t{received}\t{_origin(row.payload)}\t{row.attempts}\t{row.error}")
+    return EXIT_OK
+
+
+def _origin(payload: dict[str, Any]) -> str:
+    """ "message chat 42" or "callback_query user 7": the kind of an update and whose it is."""
+    for kind, value in payload.items():
+        if isinstance(value, dict) and kind != "update_id":
+            chat = value.get("chat") or (value.get("message") or {}).get("chat")
+            if isinstance(chat, dict) and "id" in chat:
+                return f"{kind} chat {chat['id']}"
+            sender = value.get("from")
+            if isinstance(sender, dict) and "id" in sender:
+                return f"{kind} user {sender['id']}"
+            return kind
+    return "-"
 
 
 async def _bot_username(config: Config, db: Database) -> str:

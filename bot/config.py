@@ -20,6 +20,7 @@ from bot.questions import PeriodKind, Template, default_templates
 from bot.ratelimit import Limits
 from bot.throttle import Rule
 from storage.bloc import BlocSpec, DepartmentSpec, UnitSpec
+from storage.invites import INVITE_DAYS_MAX, INVITE_DAYS_MIN
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
@@ -120,7 +121,7 @@ class BlocConfig(_Strict):
     admins: list[int] = Field(default_factory=list)
     leader: str = Field(pattern=_CODE_RE)
     deputy: str = Field(pattern=_CODE_RE)
-    invite_ttl_days: int = Field(default=7, ge=1, le=90)
+    invite_ttl_days: int = Field(default=7, ge=INVITE_DAYS_MIN, le=INVITE_DAYS_MAX)
     departments: list[DepartmentConfig] = Field(min_length=1)
     units: list[UnitConfig] = Field(min_length=1)
 
@@ -390,7 +391,22 @@ def describe_validation_error(path: Path, exc: ValidationError) -> str:
             lines.append(f"  {where}: required but missing")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            got = err.get("input")
-            shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-            lines.append(f"  {where}: {msg}{shown}")
+            lines.append(f"  {where}: {msg}{_shown_input(err['loc'], err.get('input'))}")
     return "\n".join(lines)
+
+
+# Keys whose value is a secret: a start-up error names the key, never what it holds.
+_SECRET_KEYS = frozenset({"token", "secret_token", "password"})
+_URL_PASSWORD_RE = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
+
+
+def _shown_input(loc: tuple[int | str, ...], got: object) -> str:
+    """What a start-up error shows of the bad value: nothing for a secret or a table, a
+    URL without its password, anything else as written."""
+    if isinstance(got, dict | list):
+        return ""
+    if loc and str(loc[-1]).lower() in _SECRET_KEYS:
+        return " (value hidden: it is a secret)"
+    if isinstance(got, str):
+        got = _URL_PASSWORD_RE.sub(r"\1:***@", got)
+    return f" (got {got!r})"

@@ -5,13 +5,19 @@ handling it, so a crash can drop fetched updates. Here every update is written t
 `inbox_update` table first, handed to the Application, and marked processed when its
 handlers finish. At start-up, stored-but-unprocessed updates are replayed before new ones.
 Update ids seen before are ignored (webhooks deliver at least once).
+
+No invite token is stored: the argument of `/start <token>` is replaced by "<redacted>" in
+the stored copy, which carries the token's hash instead (the invites table stores the same
+hash). The live update keeps the token in memory; a replay after a crash redeems by hash.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
+import re
 from typing import Any
 
 from telegram import Update
@@ -21,6 +27,7 @@ from telegram.ext import Application
 from bot.ratelimit import retry_after_seconds
 from storage import inbox
 from storage.db import Database
+from storage.invites import TOKEN_RE, hash_token
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,37 @@ ALLOWED_UPDATES = [
     "chat_member",
 ]
 REPLAY_BATCH = 1000  # stored updates read per query when replaying
+REDACTED = "<redacted>"  # what the stored copy of `/start <token>` says instead of the token
+START_HASH_KEY = "thidua_start_token_sha256"  # top-level key of the stored copy: the hash
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def redact(payload: dict[str, Any]) -> dict[str, Any]:
+    """The form of an update that may be stored: `/start <token>` (an invite's token, in a
+    message or an edited one) becomes `/start <redacted>` plus the token's hash under
+    START_HASH_KEY. Any other update is returned as it is."""
+    for key in ("message", "edited_message"):
+        message = payload.get(key)
+        text = message.get("text") if isinstance(message, dict) else None
+        if not isinstance(text, str):
+            continue
+        command, _, argument = text.partition(" ")
+        argument = argument.strip()
+        if command.split("@", 1)[0] != "/start" or not TOKEN_RE.match(argument):
+            continue
+        payload = copy.deepcopy(payload)
+        payload[key]["text"] = f"{command} {REDACTED}"
+        payload[START_HASH_KEY] = hash_token(argument)
+    return payload
+
+
+def start_token_hash(update: Update) -> str | None:
+    """For a replayed `/start <redacted>`: the hash of the token it carried (else None).
+
+    Only a stored copy has it: Telegram never sends this key, so a person typing
+    "/start <redacted>" gets no hash and is refused like any malformed token."""
+    value = update.api_kwargs.get(START_HASH_KEY)
+    return value if isinstance(value, str) and _SHA256_RE.match(value) else None
 
 
 class Inbox:
@@ -49,6 +87,7 @@ class Inbox:
         self.flush_delay = flush_delay
         self._done: list[int] = []
         self.marked: set[int] = set()  # shared with the unit of work (see bot.services.work)
+        self._replayed: set[int] = set()  # queued by replay, attempt not yet counted
         self._flusher: asyncio.Task[None] | None = None
 
     async def accept(
@@ -57,10 +96,12 @@ class Inbox:
         """Stores raw updates durably, then queues the new ones; returns how many were new.
 
         `parsed`, when the caller already has the Update objects (polling), saves parsing
-        them a second time.
+        them a second time. What is stored is redacted (`redact`); what is queued is the
+        update as received.
         """
+        stored = [redact(payload) for payload in payloads]
         async with self.db.session() as session:
-            fresh = set(await inbox.store_updates(session=session, updates=payloads))
+            fresh = set(await inbox.store_updates(session=session, updates=stored))
         for position, payload in enumerate(payloads):
             if int(payload["update_id"]) not in fresh:
                 continue
@@ -75,13 +116,28 @@ class Inbox:
 
         They are read `batch` at a time (in update id order, each page after the last id of
         the one before), so a long outage costs no more memory per query than a short one.
+        An attempt is counted only when an update's handling begins (`mark_started`), so a
+        backlog waiting behind one slow update loses nothing however often the bot restarts.
+        An update whose handling was already interrupted MAX_ATTEMPTS times is given up: a
+        WARNING names it, and its row keeps an error (`thidua inbox list --failed`, `thidua
+        inbox retry UPDATE_ID`).
         """
+        async with self.db.session() as session:
+            given_up = await inbox.give_up(session=session)
+        for update_id in given_up:
+            log.warning(
+                "update %s given up after %d interrupted attempts; it is listed by "
+                "`thidua inbox list --failed` and `thidua inbox retry %s` replays it",
+                update_id,
+                inbox.MAX_ATTEMPTS,
+                update_id,
+            )
         total = 0
         after: int | None = None
         while True:
-            async with self.db.session() as session:
+            async with self.db.read() as session:
                 rows = await inbox.pending(session=session, after=after, limit=batch)
-                await inbox.mark_started(session=session, update_ids=[r.update_id for r in rows])
+            self._replayed.update(r.update_id for r in rows)
             for row in rows:
                 await self._enqueue(row.payload)
             total += len(rows)
@@ -91,6 +147,16 @@ class Inbox:
         if total:
             log.info("replaying %d update(s) left unprocessed by the last run", total)
         return total
+
+    async def mark_started(self, update_id: int) -> None:
+        """Counts an attempt at a replayed update as its handling begins (the processor calls
+        this, in the update's turn). A live update is not counted: if a crash interrupts it,
+        its replays are."""
+        if update_id not in self._replayed:
+            return
+        self._replayed.discard(update_id)
+        async with self.db.session() as session:
+            await inbox.mark_started(session=session, update_ids=[update_id])
 
     async def mark_done(self, update_id: int) -> None:
         """Records that an update's handlers have finished.

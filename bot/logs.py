@@ -39,6 +39,37 @@ class RedactingFilter(logging.Filter):
         return text
 
 
+# python-telegram-bot logs an ERROR with a traceback for every answer that is not JSON (an
+# HTML error page from a proxy in front of the Bot API) and then raises a NetworkError, which
+# the caller retries: a passing hiccup, not a fault of ours.
+_PTB_REQUEST_LOGGER = "telegram.request.BaseRequest"
+_PTB_INVALID_JSON = "Can not load invalid JSON data"
+_SNIPPET = 80  # characters of the page kept in the warning
+
+
+class NonJsonAnswerFilter(logging.Filter):
+    """Turns python-telegram-bot's "invalid JSON" ERROR traceback into a one-line WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(_PTB_INVALID_JSON):
+            return True
+        page = " ".join(str(record.args[0] if record.args else "").split())  # type: ignore[index]
+        if len(page) > _SNIPPET:
+            page = page[:_SNIPPET] + "…"
+        record.msg = "the Bot API answered with a page that is not JSON (%r); the call is retried"
+        record.args = (page,)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def quiet_library_noise() -> None:
+    """Installs the filters for the libraries' own records (once; safe to call again)."""
+    logger = logging.getLogger(_PTB_REQUEST_LOGGER)
+    if not any(isinstance(f, NonJsonAnswerFilter) for f in logger.filters):
+        logger.addFilter(NonJsonAnswerFilter())
+
+
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactingFilter:
     """Configures the root logger to stderr, redacting secrets; returns the filter."""
     redactor = RedactingFilter(secrets)
@@ -50,6 +81,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Redacting
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    quiet_library_noise()
     # httpx logs every request URL, which contains the token, at INFO; python-telegram-bot
     # logs whole updates and call parameters (people's messages, invite tokens) at DEBUG.
     quiet = {

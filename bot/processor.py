@@ -29,13 +29,14 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     """Runs updates concurrently, but one chat's updates one at a time, in arrival order.
 
     A conversation needs its steps in order; a slow Bot API round trip in one chat must not
-    hold up the others. After each update `on_done(update_id)` is awaited (the inbox uses it
-    to mark the update processed).
+    hold up the others. Before each update `on_start(update_id)` is awaited (the inbox counts
+    an attempt at a replayed one), after it `on_done(update_id)` (the inbox marks it processed).
     """
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+        self.on_start: DoneCallback | None = None
         self.on_done: DoneCallback | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
@@ -44,6 +45,11 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
+                if self.on_start is not None and isinstance(update, Update):
+                    try:
+                        await self.on_start(update.update_id)
+                    except Exception:
+                        log.exception("could not count an attempt at update %s", update.update_id)
                 await coroutine
                 if self.on_done is not None and isinstance(update, Update):
                     try:

@@ -51,6 +51,7 @@ async def serve(
     inbox.marked = services.work.marked
     processor = app.update_processor
     assert isinstance(processor, ChatOrderedProcessor)
+    processor.on_start = inbox.mark_started
     processor.on_done = inbox.mark_done
     dispatcher = Dispatcher(
         app.bot,

@@ -39,7 +39,9 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, Forbidden):
         log.warning("cannot reach the user (%s): %s", where, error)
         return
-    if isinstance(error, NetworkError):
+    # BadRequest subclasses NetworkError in python-telegram-bot, but it is our request that
+    # Telegram refused (a bug to fix), not the network: it gets the traceback.
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning("network error while handling %s: %s", where, error)
     else:
         log.error("error while handling %s", where, exc_info=error)

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.context import BotContext
+from bot.inbox import REDACTED, start_token_hash
 from bot.services import contacts
 from bot.services.contacts import InviteOutcome
 from bot.services.work import Outgoing
@@ -43,7 +44,10 @@ async def start(update: Update, context: BotContext) -> None:
         await start_report(update, context)
         return
     if context.args:
-        await _join(update, context, caller, context.args[0])
+        token = context.args[0]
+        # A replay after a crash has "<redacted>" for the token, and the token's hash.
+        hashed = start_token_hash(update) if token == REDACTED else None
+        await _join(update, context, caller, token, hashed)
         return
     if caller.role is Role.STRANGER:
         await replies.reply(update, context, caller, "stranger.not_registered")
@@ -61,7 +65,9 @@ async def start(update: Update, context: BotContext) -> None:
     )
 
 
-async def _join(update: Update, context: BotContext, caller: Caller, token: str) -> None:
+async def _join(
+    update: Update, context: BotContext, caller: Caller, token: str, token_hash: str | None
+) -> None:
     """Binds the caller's account to the invite's unit and welcomes them; the binding, the
     welcome and the admins' notice commit together (`bot.services.contacts.join`)."""
     user = update.effective_user
@@ -101,6 +107,7 @@ async def _join(update: Update, context: BotContext, caller: Caller, token: str)
         full_name=user.full_name,
         username=user.username,
         token=token,
+        token_hash=token_hash,
         render=render,
     )
     context.cache.pop("caller", None)

@@ -56,7 +56,8 @@ async def pending(
 
 
 async def mark_started(*, session: AsyncSession, update_ids: list[int]) -> None:
-    """Counts an attempt, so an update that crashes the process every time is given up."""
+    """Counts an attempt at a replayed update as its handling begins, so one that crashes
+    the process every time is given up (updates merely waiting their turn are not counted)."""
     if update_ids:
         await session.exec(
             update(InboxUpdate)
@@ -75,6 +76,47 @@ async def mark_processed(
             .where(col(InboxUpdate.update_id).in_(update_ids))
             .values(processed_at=utcnow(), error=error[:500] if error else None)
         )
+
+
+GAVE_UP = "given up after {attempts} attempts (each interrupted by a crash or restart)"
+
+
+async def give_up(*, session: AsyncSession) -> list[int]:
+    """Marks every unprocessed update at MAX_ATTEMPTS handled with an error (so it is listed
+    by `failed` and kept by `prune`); returns their ids, oldest first."""
+    query = (
+        select(InboxUpdate.update_id)
+        .where(col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts >= MAX_ATTEMPTS)
+        .order_by(col(InboxUpdate.update_id))
+    )
+    ids = list((await session.exec(query)).all())
+    if ids:
+        await mark_processed(
+            session=session, update_ids=ids, error=GAVE_UP.format(attempts=MAX_ATTEMPTS)
+        )
+    return ids
+
+
+async def failed(*, session: AsyncSession, limit: int = 100) -> list[InboxUpdate]:
+    """Updates handled with an error or given up, newest first (at most `limit`)."""
+    query = (
+        select(InboxUpdate)
+        .where(col(InboxUpdate.error).is_not(None))
+        .order_by(col(InboxUpdate.update_id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def retry(*, session: AsyncSession, update_id: int) -> bool:
+    """Makes a failed or given-up update pending again with no attempts counted (the next
+    start replays it); False if there is no such failed update."""
+    result = await session.exec(
+        update(InboxUpdate)
+        .where(col(InboxUpdate.update_id) == update_id, col(InboxUpdate.error).is_not(None))
+        .values(processed_at=None, error=None, attempts=0)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def max_update_id(*, session: AsyncSession) -> int | None:

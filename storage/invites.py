@@ -18,8 +18,12 @@ from storage.models import Contact, Invite, InviteFailure, Unit, utcnow
 
 TOKEN_BYTES = 24  # 192 bits, 32 URL-safe characters: fits Telegram's 64-character start payload
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+# An invite link's token in a text (https://t.me/<bot>?start=<token>), and what replaces it.
+INVITE_LINK_RE = re.compile(r"(start=)[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])")
+REDACTED_TOKEN = "redacted"
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES = 5
+INVITE_DAYS_MIN, INVITE_DAYS_MAX = 1, 90  # how long an invite link may stay valid
 
 
 class InviteOutcome(StrEnum):
@@ -90,17 +94,21 @@ async def redeem_invite(
     telegram_user_id: int,
     full_name: str,
     username: str | None,
+    token_hash: str | None = None,
 ) -> Redemption:
-    """Binds the account to the invite's unit if the token is good; records failures."""
+    """Binds the account to the invite's unit if the token is good; records failures.
+
+    `token_hash` instead of the token: the replay of an update whose stored copy carries
+    only the hash (no token is stored anywhere). A member presenting a token changes
+    nothing: the invite stays valid for its unit, unspent (see README, Security)."""
     now = utcnow()
     existing = await _active_contact(session, telegram_user_id)
     if await _failures(session, telegram_user_id, now) >= MAX_FAILURES:
         return Redemption(InviteOutcome.RATE_LIMITED)
-    if not TOKEN_RE.match(token):
+    if token_hash is None and not TOKEN_RE.match(token):
         return await _fail(session, telegram_user_id, InviteOutcome.MALFORMED)
-    invite = (
-        await session.exec(select(Invite).where(Invite.token_hash == hash_token(token)))
-    ).first()
+    digest = token_hash if token_hash is not None else hash_token(token)
+    invite = (await session.exec(select(Invite).where(Invite.token_hash == digest))).first()
     if invite is None:
         return await _fail(session, telegram_user_id, InviteOutcome.UNKNOWN)
     unit = await session.get(Unit, invite.unit_id)

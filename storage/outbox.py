@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.invites import INVITE_LINK_RE, REDACTED_TOKEN
 from storage.models import AnnouncementDelivery, OutboxMessage, utcnow
 
 
@@ -140,6 +141,22 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int) -> list[Out
     return rows
 
 
+async def scrub_invite_links(*, session: AsyncSession, row_ids: list[int]) -> None:
+    """Replaces the token of every invite link in these rows' text (a `/moi` reply) once the
+    row is done with: no invite token stays in the database after it was delivered."""
+    if not row_ids:
+        return
+    query = select(OutboxMessage.id, OutboxMessage.text).where(
+        col(OutboxMessage.id).in_(row_ids), col(OutboxMessage.text).contains("start=")
+    )
+    for row_id, text in (await session.exec(query)).all():
+        scrubbed = INVITE_LINK_RE.sub(rf"\g<1>{REDACTED_TOKEN}", text)
+        if scrubbed != text:
+            await session.exec(
+                update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(text=scrubbed)
+            )
+
+
 async def mark_sent(*, session: AsyncSession, row_id: int, message_id: int, now: datetime) -> None:
     """Records Telegram's acceptance."""
     await session.exec(
@@ -147,6 +164,7 @@ async def mark_sent(*, session: AsyncSession, row_id: int, message_id: int, now:
         .where(col(OutboxMessage.id) == row_id)
         .values(status=OutboxStatus.SENT.value, message_id=message_id, sent_at=now, last_error=None)
     )
+    await scrub_invite_links(session=session, row_ids=[row_id])
 
 
 async def mark_sent_many(
@@ -167,6 +185,7 @@ async def mark_sent_many(
         ),
         [{"row_id": row_id, "mid": message_id} for row_id, message_id in sent],
     )
+    await scrub_invite_links(session=session, row_ids=[row_id for row_id, _ in sent])
 
 
 async def mark_retry(
@@ -194,6 +213,7 @@ async def mark_failed(
         .where(col(OutboxMessage.id) == row_id)
         .values(status=status.value, last_error=error[:500])
     )
+    await scrub_invite_links(session=session, row_ids=[row_id])
 
 
 async def recover(*, session: AsyncSession) -> int:

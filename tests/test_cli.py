@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
-    env.update(PYTHONPATH=str(ROOT), THIDUA_LANG="vi", **extra)
+    env.update({"PYTHONPATH": str(ROOT), "THIDUA_LANG": "vi", **extra})
     return env
 
 
@@ -88,6 +88,54 @@ async def test_init_is_idempotent_and_follows_config_edits(tmp_path: Path) -> No
 async def test_invite_needs_an_initialised_database(tmp_path: Path) -> None:
     code, _, err = await _cli("invite", "GT-02", "--config", str(_config(tmp_path)))
     assert code == 2 and "thidua init" in err
+
+
+@pytest.mark.parametrize("days", ["-1", "0", "91"])
+async def test_invite_days_outside_1_to_90_are_refused(tmp_path: Path, days: str) -> None:
+    """`--days -1` once made an already expired link and `--days 0` silently meant 7."""
+    raw = example_raw()
+    raw["telegram"].update(token="", base_url="http://127.0.0.1:9", username="khoi_kythuat_bot")
+    raw["database"]["url"] = "sqlite+aiosqlite:///data/thidua.db"
+    config = write_config(tmp_path / "config.toml", raw)
+    assert (await _cli("init", "--config", str(config)))[0] == 0
+    code, out, err = await _cli("invite", "TN-03", "--days", days, "--config", str(config))
+    assert code == 2 and "?start=" not in out
+    assert f"từ 1 đến 90 (đã nhập {days})" in err and "Không có lời mời nào" in err
+    code, _, err = await _cli(
+        "invite", "TN-03", "--days", days, "--config", str(config), env=_env(THIDUA_LANG="en")
+    )
+    assert code == 2 and f"1 to 90 days (got {days})" in err
+    code, out, _ = await _cli("invite", "TN-03", "--days", "90", "--config", str(config))
+    assert code == 0 and "?start=" in out
+
+
+async def test_inbox_list_failed_and_retry(tmp_path: Path) -> None:
+    """Given-up updates are visible from the console and can be handed back to the bot."""
+    config = _config(tmp_path)
+    assert (await _cli("init", "--config", str(config)))[0] == 0
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'thidua.db'}")
+    message = {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"}, "text": "bí mật"}
+    try:
+        async with db.session() as session:
+            await inbox.store_updates(
+                session=session, updates=[{"update_id": 9, "message": message}]
+            )
+            for _ in range(inbox.MAX_ATTEMPTS):  # three starts, each interrupted
+                await inbox.mark_started(session=session, update_ids=[9])
+            assert await inbox.give_up(session=session) == [9]
+        code, out, _ = await _cli("inbox", "list", "--failed", "--config", str(config))
+        assert code == 0 and out.startswith("9\t") and "message chat 42" in out
+        assert "given up" in out and "bí mật" not in out  # where from and why, not what
+        code, out, _ = await _cli("inbox", "retry", "9", "--config", str(config))
+        assert code == 0 and "9" in out and "khởi động lần tới" in out
+        async with db.read() as session:
+            assert [r.update_id for r in await inbox.pending(session=session)] == [9]
+        code, _, err = await _cli("inbox", "retry", "9", "--config", str(config))
+        assert code == 2 and "thidua inbox list --failed" in err
+        code, out, _ = await _cli("inbox", "list", "--failed", "--config", str(config))
+        assert code == 0 and "Không có cập nhật nào" in out
+    finally:
+        await db.dispose()
 
 
 async def _start_bot(config: Path, log_level: str = "DEBUG") -> asyncio.subprocess.Process:

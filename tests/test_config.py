@@ -89,3 +89,18 @@ def test_unreadable_files(tmp_path) -> None:
     broken.write_text("[bloc\nname=", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken, env={})
+
+
+def test_a_bad_secret_is_never_echoed(tmp_path) -> None:
+    """A malformed webhook secret_token or database URL names the key, never the secret."""
+    secret = "has spaces and a $ sign, 0123456789"
+    raw = example_raw()
+    raw["telegram"]["mode"] = "webhook"
+    raw["telegram"]["webhook"] = {"url": "https://bot.example.vn/hook", "secret_token": secret}
+    raw["database"]["url"] = "postgresql://thidua:Mat-khau-9876@db.example.vn/thidua"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path / "c.toml", raw), env={})
+    message = str(caught.value)
+    assert "telegram.webhook.secret_token" in message and "database.url" in message
+    assert secret not in message and "has spaces" not in message
+    assert "Mat-khau-9876" not in message and "thidua:***@db.example.vn" in message

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 from telegram.ext import Application
@@ -71,8 +74,11 @@ async def test_replay_queues_every_pending_update_beyond_one_batch(database: Dat
         attempts = dict(
             (await session.exec(select(InboxUpdate.update_id, InboxUpdate.attempts))).all()
         )
-    # Each replayed update counted one attempt, exactly once.
-    assert {attempts[i] for i in expected} == {1}
+    # Queuing counts no attempt: only an update whose handling begins does (mark_started).
+    assert {attempts[i] for i in expected} == {0}
+    async with database.read() as session:
+        failed = await inbox.failed(session=session)
+    assert sorted(r.update_id for r in failed) == list(range(101, 101 + STORED))[3::500]
 
 
 async def test_replay_of_an_exact_multiple_of_the_batch(database: Database) -> None:
@@ -82,3 +88,32 @@ async def test_replay_of_an_exact_multiple_of_the_batch(database: Database) -> N
     assert await Inbox(app, database).replay(batch=3) == 6
     assert [app.update_queue.get_nowait().update_id for _ in range(6)] == [1, 2, 3, 4, 5, 6]
     assert app.update_queue.empty()
+
+
+async def test_a_given_up_update_is_logged_listed_and_can_be_retried(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Skipped updates were dropped silently: now each is a WARNING with its id, a row with
+    an error, listed by `failed`, and `retry` makes it pending again."""
+    async with database.session() as session:
+        await inbox.store_updates(
+            session=session, updates=[{"update_id": i, "message": _message(i)} for i in (7, 8)]
+        )
+        await session.exec(
+            update(InboxUpdate)
+            .where(col(InboxUpdate.update_id) == 7)
+            .values(attempts=inbox.MAX_ATTEMPTS)
+        )
+    app = Application.builder().token(TOKEN).build()
+    with caplog.at_level(logging.WARNING, logger="bot.inbox"):
+        assert await Inbox(app, database).replay() == 1
+    (record,) = [r for r in caplog.records if r.name == "bot.inbox"]
+    assert record.levelno == logging.WARNING and "update 7 given up" in record.getMessage()
+    async with database.session() as session:
+        (row,) = await inbox.failed(session=session)
+        assert row.update_id == 7 and row.error and "given up" in row.error
+        assert await inbox.retry(session=session, update_id=7)
+        assert not await inbox.retry(session=session, update_id=8)  # not a failed one
+    async with database.read() as session:
+        assert [r.update_id for r in await inbox.pending(session=session)] == [7, 8]
+        assert await inbox.failed(session=session) == []

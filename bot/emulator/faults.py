@@ -82,6 +82,7 @@ class Fault:
     remaining: int = 1
     kind: str = "error"
     hold: float = 0.0
+    html: bool = False
 
     def matches(self, method: str) -> bool:
         """Tell whether this fault applies to a call of ``method``."""
@@ -90,7 +91,7 @@ class Fault:
     def to_error(self) -> ApiError:
         """Build the Telegram-shaped error this fault answers with."""
         params = {"retry_after": self.retry_after} if self.retry_after is not None else None
-        return ApiError(self.status, self.description, params)
+        return ApiError(self.status, self.description, params, html=self.html)
 
     def to_outcome(self) -> Outcome:
         """The error, or the dropped connection, this fault stands for."""
@@ -167,6 +168,20 @@ class FaultPlan:
     ) -> Fault:
         """Answer the next ``times`` calls of ``method`` with the given error."""
         fault = Fault(method, status, description, retry_after, times)
+        self.faults.append(fault)
+        return fault
+
+    def add_html_error(
+        self,
+        method: str | None,
+        *,
+        status: int = 502,
+        description: str = "Bad Gateway",
+        times: int = 1,
+    ) -> Fault:
+        """Answer the next ``times`` calls of ``method`` with a proxy's HTML error page (not
+        JSON), as nginx in front of the Bot API does when Telegram is unreachable."""
+        fault = Fault(method, status, description, None, times, html=True)
         self.faults.append(fault)
         return fault
 

@@ -211,6 +211,7 @@ class BotApiEmulator(UserActions):
                 return web.Response(status=499)
         drop: Drop | None = None
         fault: str | None = None
+        html: ApiError | None = None
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -220,6 +221,7 @@ class BotApiEmulator(UserActions):
             outcome = self.faults.take(method)
             fault = fault_kind(outcome) if outcome is not None else None
             if isinstance(outcome, ApiError):
+                html = outcome if outcome.html else None
                 raise outcome
             if outcome is not None and not outcome.has_effect:  # never reaches "Telegram"
                 self._record(method, params, _no_response(outcome), fault)
@@ -237,6 +239,8 @@ class BotApiEmulator(UserActions):
         self._record(method, params, body, fault)
         if drop is not None:  # carried out, but the answer is lost
             return await self._hang_up(request, drop.hold)
+        if html is not None:
+            return web.Response(text=html.to_html(), status=html.status, content_type="text/html")
         return web.json_response(body, status=200 if body["ok"] else body["error_code"])
 
     def _call(self, method: str, params: JSON) -> Any:

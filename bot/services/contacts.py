@@ -20,6 +20,7 @@ from bot.services.errors import NotAllowed, ServiceError
 from bot.services.work import Outgoing, Work
 from storage import bloc, contacts, invites
 from storage import conversations as flow_store
+from storage.invites import INVITE_DAYS_MAX, INVITE_DAYS_MIN
 from storage.invites import InviteOutcome as InviteOutcome  # re-exported for handlers
 from storage.models import Contact, Unit
 
@@ -87,7 +88,12 @@ async def create_invite(
 
 async def console_invite(services: Services, *, unit_code: str, days: int | None = None) -> Invited:
     """`thidua invite`: the operator at the console (who holds the database itself) issues
-    an invite for a unit by its code. ServiceError(cli.unknown_unit) if no active unit has it."""
+    an invite for a unit by its code. ServiceError(cli.unknown_unit) if no active unit has it,
+    ServiceError(cli.bad_invite_days) if `days` is outside 1-90 (as `[bloc] invite_ttl_days`)."""
+    if days is not None and not INVITE_DAYS_MIN <= days <= INVITE_DAYS_MAX:
+        raise ServiceError(
+            "cli.bad_invite_days", days=days, min=INVITE_DAYS_MIN, max=INVITE_DAYS_MAX
+        )
     async with services.work() as work:
         unit = await bloc.get_unit_by_code(session=work.session, code=unit_code)
         if unit is None or not unit.active:
@@ -99,7 +105,7 @@ async def console_invite(services: Services, *, unit_code: str, days: int | None
 async def _issue(
     work: Work, services: Services, unit: Unit, *, created_by: int | None, days: int | None = None
 ) -> Invited:
-    ttl = timedelta(days=days or services.config.bloc.invite_ttl_days)
+    ttl = timedelta(days=services.config.bloc.invite_ttl_days if days is None else days)
     issued = await invites.create_invite(
         session=work.session, unit=unit, created_by=created_by, ttl=ttl
     )
@@ -127,14 +133,17 @@ async def join(
     username: str | None,
     token: str,
     render: Callable[[Joined], Sequence[Outgoing]],
+    token_hash: str | None = None,
 ) -> Joined:
     """Redeems an invite token for the account. The binding (or the recorded failure), the
-    reply and, on joining, the notice to the other admins commit together."""
+    reply and, on joining, the notice to the other admins commit together. `token_hash`
+    (the replay of a stored `/start`, whose token was never stored) redeems by hash."""
     full_name = unicodedata.normalize("NFC", full_name).strip()[:200]  # as bot.config.nfc
     async with services.work(update_id) as work:
         redemption = await invites.redeem_invite(
             session=work.session,
             token=token.strip(),
+            token_hash=token_hash,
             telegram_user_id=user_id,
             full_name=full_name,
             username=username,

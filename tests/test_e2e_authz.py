@@ -1,0 +1,146 @@
+"""Who may act (issue 10, items 1-4 and 13): forged read receipts, oversized ids typed in
+commands, moved and revoked contacts mid-flow, and what strangers are told in groups."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.callbacks.announcements import Ack, Audience
+from bot.permissions import Caller, Role
+from bot.ratelimit import Limits, RateLimiter
+from bot.services import announcements
+from storage import bloc
+from storage.models import AnnouncementAck
+from tests.factories import ADMIN_ID, FakeClock
+from tests.harness import Harness, running_bot
+
+FAST = Limits(per_second=1000, private_interval=0.0, group_interval=0.0)
+NOT_RECIPIENT = "không được gửi tới bạn"
+HUGE = "9" * 25
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(second=0, microsecond=0))
+
+
+@pytest.fixture
+async def bot(tmp_path, clock: FakeClock) -> AsyncIterator[Harness]:
+    async with running_bot(tmp_path, clock=clock) as harness:
+        harness.services.dispatcher.limiter = RateLimiter(FAST)
+        yield harness
+
+
+def _admin() -> Caller:
+    return Caller(ADMIN_ID, "Admin", None, Role.ADMIN, "vi")
+
+
+async def _publish(
+    bot: Harness, audience: Audience, unit_codes: tuple[str, ...] = (), **draft: Any
+) -> int:
+    ids: list[int] = []
+    async with bot.db.read() as session:
+        for code in unit_codes:
+            unit = await bloc.get_unit_by_code(session=session, code=code)
+            assert unit is not None and unit.id is not None
+            ids.append(unit.id)
+    published = await announcements.publish(
+        bot.services,
+        actor=_admin(),
+        draft=announcements.Draft(
+            text="Họp giao ban quý IV", target=announcements.Target(audience, tuple(ids)), **draft
+        ),
+    )
+    bot.services.dispatcher.wake()
+    assert published.announcement.id is not None
+    return published.announcement.id
+
+
+async def _press(bot: Harness, user: Any, message: dict[str, Any], data: str) -> str:
+    """Presses `data` on `message` (whatever it shows) and returns the toast."""
+    pressed = bot.emu.press_button(user, message, data, check=False)
+    query_id = pressed["callback_query"]["id"]
+    call = await bot.emu.wait_for_call(
+        "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
+    )
+    await bot.settle(int(pressed["update_id"]), {user.id})
+    return str(call.params.get("text") or "")
+
+
+async def _acks(bot: Harness) -> list[tuple[int, int | None]]:
+    async with bot.db.read() as session:
+        found = (await session.exec(select(AnnouncementAck))).all()
+    return [(a.user_id, a.unit_id) for a in found]
+
+
+# --- 3. forged read receipts -------------------------------------------------------------
+
+
+async def test_only_a_recipient_of_a_sent_copy_may_acknowledge_it(
+    bot: Harness, clock: FakeClock
+) -> None:
+    lan, hoa = bot.user(2001, "Lan"), bot.user(2003, "Hoa")
+    await bot.join(lan, "GT-02")
+    await bot.join(hoa, "TN-03")
+    mark = bot.emu.mark(lan.id)
+    to_gt02 = await _publish(bot, Audience.UNITS, ("GT-02",))
+    copy = await bot.emu.wait_for_message(lan.id, contains="Họp giao ban", after=mark)
+    hoa_card = await bot.say(hoa, "/toi")
+
+    # Hoa's unit was never a recipient: the forged press is refused and not recorded.
+    assert NOT_RECIPIENT in await _press(bot, hoa, hoa_card, Ack(to_gt02).pack())
+    # An admins-only announcement, pressed by a contact.
+    admins_only = await _publish(bot, Audience.ADMINS)
+    assert NOT_RECIPIENT in await _press(bot, lan, copy, Ack(admins_only).pack())
+    # A scheduled announcement that has not gone out yet, pressed by its future recipient.
+    later = await _publish(bot, Audience.ALL, send_at=clock.now + timedelta(hours=2))
+    assert NOT_RECIPIENT in await _press(bot, hoa, hoa_card, Ack(later).pack())
+    assert await _acks(bot) == []
+
+    # The real recipient's press counts.
+    assert "Đã ghi nhận" in await _press(bot, lan, copy, Ack(to_gt02).pack())
+    assert [user for user, _ in await _acks(bot)] == [lan.id]
+
+    # The unit that tried to acknowledge early still gets the re-send once it has gone out.
+    clock.now += timedelta(hours=3)
+    marks = {u.id: bot.emu.mark(u.id) for u in (lan, hoa)}
+    await announcements.resend(bot.services, actor=_admin(), announcement_id=later)
+    bot.services.dispatcher.wake()
+    await bot.emu.wait_for_message(hoa.id, contains="Họp giao ban", after=marks[hoa.id])
+
+
+async def test_an_acknowledgement_recorded_before_the_sending_time_does_not_skip_the_resend(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """Even an acknowledgement stored before the sending time (say, by an older version)
+    does not count: the unit gets the re-send."""
+    from storage import announcements as store
+
+    hoa = bot.user(2003, "Hoa")
+    await bot.join(hoa, "TN-03")
+    later = await _publish(bot, Audience.ALL, send_at=clock.now + timedelta(hours=2))
+    async with bot.db.session() as session:
+        unit = await bloc.get_unit_by_code(session=session, code="TN-03")
+        assert unit is not None
+        await store.acknowledge(
+            session=session,
+            announcement_id=later,
+            user_id=hoa.id,
+            unit_id=unit.id,
+            chat_id=hoa.id,
+            now=clock.now,
+        )
+    clock.now += timedelta(hours=3)
+    bot.services.dispatcher.wake()
+    first = await bot.emu.wait_for_message(hoa.id, contains="Họp giao ban")
+    mark = bot.emu.mark(hoa.id)
+    resent = await announcements.resend(bot.services, actor=_admin(), announcement_id=later)
+    assert resent.count == 1
+    bot.services.dispatcher.wake()
+    again = await bot.emu.wait_for_message(hoa.id, contains="Họp giao ban", after=mark)
+    assert again["message_id"] != first["message_id"]

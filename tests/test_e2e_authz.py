@@ -144,3 +144,78 @@ async def test_an_acknowledgement_recorded_before_the_sending_time_does_not_skip
     bot.services.dispatcher.wake()
     again = await bot.emu.wait_for_message(hoa.id, contains="Họp giao ban", after=mark)
     assert again["message_id"] != first["message_id"]
+
+
+# --- 4. oversized ids typed after a command ----------------------------------------------
+
+ERROR = "đã có lỗi"
+COMMANDS_WITH_IDS = ("/thongbao", "/sukien", "/duyet", "/kybaocao", "/tinhhinh", "/thuhoi",
+                     "/moi", "/nhac", "/baocao", "/toi", "/huy", "/ngonngu", "/help")  # fmt: skip
+
+
+async def test_a_25_digit_argument_to_any_command_changes_nothing_and_crashes_nothing(
+    bot: Harness,
+) -> None:
+    lan = bot.user(2001, "Lan")
+    await bot.join(lan, "GT-02")
+    await bot.open_period()
+    for user in (bot.admin, lan):
+        for command in COMMANDS_WITH_IDS:
+            reply = await bot.say(user, f"{command} {HUGE}")
+            assert ERROR not in reply["text"], (user.id, command, reply["text"])
+            await bot.say(user, "/huy")
+    bad_start = await bot.say(bot.user(2999, "Khách"), f"/start {HUGE}")
+    assert ERROR not in bad_start["text"]
+    assert not [
+        m for u in (ADMIN_ID, lan.id) for m in bot.emu.sent_messages(u) if ERROR in m["text"]
+    ]
+
+
+# --- 13. what a group is told -------------------------------------------------------------
+
+ADMIN_COMMANDS = ("/thongbao", "/duyet", "/kybaocao", "/tinhhinh", "/thuhoi", "/moi", "/nhac",
+                  "/donvi")  # fmt: skip
+
+
+async def _in_group(bot: Harness, user: Any, group: Any, text: str) -> list[dict[str, Any]]:
+    """What the group sees after `user` sends `text` there (all the bot's answers)."""
+    mark = bot.emu.mark(group.id)
+    update = bot.emu.send_text(user, text, chat=group)
+    await bot.settle(int(update["update_id"]), {group.id, user.id})
+    return bot.emu.sent_messages(group.id)[mark:]
+
+
+async def test_in_a_group_strangers_and_contacts_are_told_admins_only_and_nothing_personal(
+    bot: Harness,
+) -> None:
+    lan, guest = bot.user(2001, "Lan", username="lan_gt02"), bot.user(2999, "Khách")
+    await bot.join(lan, "GT-02")
+    group = bot.emu.add_group(-100900, "Khối thi đua", supergroup=True)
+    for user in (guest, lan):
+        for command in ADMIN_COMMANDS:
+            seen = await _in_group(bot, user, group, command)
+            texts = " ".join(m["text"] for m in seen)
+            assert "chỉ dành cho quản trị viên" in texts, (user.id, command, texts)
+            assert "chưa được đăng ký" not in texts
+    # Commands for contacts point to the private chat, and tell a stranger nothing more.
+    for command in ("/huy", "/sukien"):
+        texts = " ".join(m["text"] for m in await _in_group(bot, guest, group, command))
+        assert "cuộc trò chuyện riêng" in texts and "chưa được đăng ký" not in texts
+    # An admin is pointed to the private chat.
+    texts = " ".join(m["text"] for m in await _in_group(bot, bot.admin, group, "/thongbao"))
+    assert "cuộc trò chuyện riêng" in texts
+
+
+async def test_whoami_in_a_group_posts_no_personal_detail(bot: Harness) -> None:
+    lan = bot.user(2001, "Lan", username="lan_gt02")
+    await bot.join(lan, "GT-02")
+    group = bot.emu.add_group(-100900, "Khối thi đua", supergroup=True)
+    for user in (lan, bot.admin, bot.user(2999, "Khách")):
+        seen = await _in_group(bot, user, group, "/toi")
+        assert len(seen) == 1
+        text = seen[0]["text"]
+        assert str(user.id) not in text and "Ban Quản lý" not in text
+        assert "cuộc trò chuyện riêng" in text
+        button = seen[0]["reply_markup"]["inline_keyboard"][0][0]
+        assert button["url"] == "https://t.me/thidua_test_bot"
+    assert str(lan.id) in (await bot.say(lan, "/toi"))["text"]  # in private it is shown

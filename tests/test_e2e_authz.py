@@ -219,3 +219,86 @@ async def test_whoami_in_a_group_posts_no_personal_detail(bot: Harness) -> None:
         button = seen[0]["reply_markup"]["inline_keyboard"][0][0]
         assert button["url"] == "https://t.me/thidua_test_bot"
     assert str(lan.id) in (await bot.say(lan, "/toi"))["text"]  # in private it is shown
+
+
+# --- 1. a contact who moved to another unit mid-report ------------------------------------
+
+
+async def _drafts(bot: Harness) -> dict[str, dict[str, Any]]:
+    from storage.models import Submission, Unit
+
+    async with bot.db.read() as session:
+        rows = (
+            await session.exec(select(Submission, Unit).where(Submission.unit_id == Unit.id))
+        ).all()
+    return {unit.code: dict(sub.answers) for sub, unit in rows}
+
+
+async def test_a_contact_who_moved_to_another_unit_mid_report_cannot_change_the_old_draft(
+    bot: Harness,
+) -> None:
+    from sqlalchemy import update
+
+    from storage.models import Contact
+
+    await bot.open_period()
+    lan = bot.user(2001, "Lan")
+    await bot.join(lan, "GT-02")
+    await bot.say(lan, "/baocao")
+    assert "Câu 2/9." in (await bot.say(lan, "Trả lời câu 1"))["text"]
+    # Her GT-02 binding ends outside /thuhoi (the outbox deactivates a contact who blocked
+    # the bot, say); she then joins TN-03 with a new invite, her GT-02 report still open.
+    async with bot.db.session() as session:
+        await session.exec(
+            update(Contact).where(Contact.telegram_user_id == lan.id).values(active=False)
+        )
+    bot.services.forget_user(lan.id)
+    await bot.join(lan, "TN-03")
+    assert bot.services.conversations.get(lan.id, lan.id) is None  # joining ended the flow
+    before = await _drafts(bot)
+
+    reply = await bot.say(lan, "Câu trả lời gõ sau khi chuyển đơn vị")
+    assert "Câu" not in reply["text"]
+    assert await _drafts(bot) == before
+    # /baocao now opens her new unit's report, from the first question.
+    assert "Câu 1/9." in (await bot.say(lan, "/baocao"))["text"]
+    assert await _drafts(bot) == {**before, "TN-03": {}}
+
+
+async def test_storage_refuses_an_answer_from_anyone_but_a_contact_of_the_unit(
+    bot: Harness,
+) -> None:
+    from storage import submissions
+
+    period = await bot.open_period()
+    lan, hoa = bot.user(2001, "Lan"), bot.user(2003, "Hoa")
+    await bot.join(lan, "GT-02")
+    await bot.join(hoa, "TN-03")
+    async with bot.db.session() as session:
+        unit = await bloc.get_unit_by_code(session=session, code="GT-02")
+        assert unit is not None
+        draft = await submissions.get_or_create(
+            session=session, period_id=period.id or 0, unit_id=unit.id or 0
+        )
+        await session.flush()
+        draft_id, revision = draft.id or 0, draft.revision
+    for intruder in (hoa.id, 4242):  # a contact of another unit, a stranger
+        for write in ("save_answer", "submit"):
+            with pytest.raises(submissions.NotAContact):
+                async with bot.db.session() as session:
+                    if write == "save_answer":
+                        await submissions.save_answer(
+                            session=session, submission_id=draft_id, expected_revision=revision,
+                            key="phong_trao", value="x", user_id=intruder, now=bot.services.clock(),
+                        )  # fmt: skip
+                    else:
+                        await submissions.submit(
+                            session=session, submission_id=draft_id, expected_revision=revision,
+                            required_keys=[], user_id=intruder, now=bot.services.clock(),
+                        )  # fmt: skip
+    async with bot.db.session() as session:
+        fresh = await submissions.save_answer(
+            session=session, submission_id=draft_id, expected_revision=revision,
+            key="phong_trao", value="Lan viết", user_id=lan.id, now=bot.services.clock(),
+        )  # fmt: skip
+    assert fresh.answers["phong_trao"]["v"] == "Lan viết"

@@ -9,6 +9,7 @@ last, the destructive ones at the very end)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import typing
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import text as sql
+from sqlmodel import select
 
 import bot.callbacks.announcements
 import bot.callbacks.common
@@ -35,7 +37,7 @@ from bot.ratelimit import Limits, RateLimiter
 from bot.services import announcements, events
 from handlers.menu import ALIASES, COMMANDS
 from storage import bloc, contacts, submissions
-from storage.models import Contact, Event, ReportPeriod, Submission
+from storage.models import AnnouncementDelivery, Contact, Event, ReportPeriod, Submission
 from tests.factories import ADMIN_ID
 from tests.harness import Harness, running_bot
 
@@ -296,6 +298,12 @@ async def _seed(bot: Harness) -> tuple[dict[str, Any], World, Any]:
     bot.services.dispatcher.wake()
     await bot.emu.wait_for_message(users[LAN].id, contains="Họp giao ban", after=mark)
     await bot.emu.wait_until_delivered()
+    for _ in range(250):  # the copy's message id is recorded just after it went out
+        async with bot.db.read() as session:
+            copies = (await session.exec(select(AnnouncementDelivery))).all()
+        if copies and all(c.message_id is not None for c in copies):
+            break
+        await asyncio.sleep(0.02)
     world = World(
         unit_id=unit.id,
         period_id=period.id,
@@ -443,4 +451,92 @@ async def test_every_command_and_button_by_every_kind_of_sender(tmp_path) -> Non
             assert await session.get(Contact, world.revoked_contact_id) is not None
             assert await session.get(ReportPeriod, world.period_id) is not None
             assert await session.get(Submission, world.submission_id) is not None
+        assert not failures, "\n".join(failures)
+
+
+# --- typed text at every step of every flow ------------------------------------------------
+
+FLOW_TABLES = tuple(t for t in TABLES if t != "conversation_state")
+
+
+def _flows() -> list[tuple[Any, set[str], str, Any]]:
+    """(flow spec, who may type in it, step, the state's kind) for every step of every flow."""
+    from handlers import periods, review
+    from handlers.broadcast.flow import SPEC as BROADCAST
+    from handlers.events.flow import SPEC as EVENTS
+    from handlers.events.flow import Step as EventStep
+    from handlers.reports.flow import SPEC as REPORT
+
+    registering = {EventStep.PEOPLE.value, EventStep.PICK.value}
+    found: list[tuple[Any, set[str], str, Any]] = []
+    for spec, allowed, kind in (
+        (REPORT, {LAN, ADMIN}, None),
+        (review.FLOW, {ADMIN}, None),
+        (periods.CREATE, {ADMIN}, "six_month"),
+        (periods.EXTEND, {ADMIN}, None),
+        (BROADCAST, {ADMIN}, "all"),
+        (EVENTS, {ADMIN}, "sports"),
+    ):
+        for step in spec.steps:
+            who = {LAN, HOA, ADMIN} if spec is EVENTS and step in registering else allowed
+            found.append((spec, who, step, kind))
+    return found
+
+
+async def test_typed_text_at_every_step_of_every_flow_is_re_authorised(tmp_path) -> None:
+    from bot.services import flows as flow_service
+
+    async with running_bot(tmp_path) as bot:
+        bot.services.dispatcher.limiter = RateLimiter(
+            Limits(per_second=1000, private_interval=0.0, group_interval=0.0)
+        )
+        users, world, _ = await _seed(bot)
+        failures: list[str] = []
+        for spec, allowed, step, kind in _flows():
+            values: dict[str, Any] = {
+                "submission_id": world.submission_id,
+                "period_id": world.period_id,
+                "index": 0,
+                "revision": world.revision,
+                "version": 1,
+                "eid": world.event_id,
+                "title": "Kỳ thử",
+                "text": "Họp",
+                "length": 4,
+                "disciplines": ["Bóng đá"],
+            }
+            if kind is not None:
+                values["kind"] = kind
+            state = spec.state.model_validate(values)
+            for actor in ACTORS:
+                if actor in allowed:
+                    continue
+                user = users[actor]
+                await flow_service.move(
+                    bot.services,
+                    update_id=None,
+                    chat_id=user.id,
+                    user_id=user.id,
+                    place=spec.place(step, state),
+                )
+                before = await _snapshot(bot)
+                texts = await _said(bot, user, user, "5")
+                after = await _snapshot(bot)
+                label = f"{spec.name}/{step} typed by {actor}"
+                if ERROR in " ".join(texts):
+                    failures.append(f"{label}: {texts}")
+                changed = [t for t in FLOW_TABLES if before[t] != after[t]]
+                if changed:
+                    failures.append(f"{label}: the database changed: {changed}")
+                # A report's preview only says "use the buttons" (which re-check) to a contact.
+                goes_on = spec.name == "report" and step == "preview" and actor == HOA
+                if not goes_on and bot.services.conversations.get(user.id, user.id) is not None:
+                    failures.append(f"{label}: the flow goes on: {texts}")
+                    await flow_service.move(
+                        bot.services,
+                        update_id=None,
+                        chat_id=user.id,
+                        user_id=user.id,
+                        place=None,
+                    )
         assert not failures, "\n".join(failures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
 from bot.callbacks import BadPayload
@@ -46,9 +46,17 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 
 async def whoami(update: Update, context: BotContext) -> None:
-    """Shows the caller's role, unit and Telegram id."""
+    """Shows the caller's role, unit and Telegram id; in a group only a pointer to the
+    private chat (no personal detail is posted where everyone reads)."""
     caller = await get_caller(update, context)
-    if caller is None:
+    chat = update.effective_chat
+    if caller is None or chat is None:
+        return
+    if chat.type != ChatType.PRIVATE:
+        link = f"https://t.me/{context.services.bot_username}"
+        label = replies.text(context, caller, "whoami.open_private_button")
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, url=link)]])
+        await replies.reply(update, context, caller, "whoami.use_private", markup=markup)
         return
     unit = caller.unit.name if caller.unit else replies.text(context, caller, "whoami.no_unit")
     role = replies.text(context, caller, f"role.{caller.role.value}")

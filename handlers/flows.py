@@ -10,7 +10,7 @@ synchronously, as PTB's `check_update` must, whether a message belongs to a flow
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,10 +19,11 @@ from telegram.ext import BaseHandler
 
 from bot.context import BotContext, Services
 from bot.conversations import Flow
-from bot.permissions import Caller
+from bot.permissions import Caller, Role
 from bot.services import flows as flow_service
 from bot.services.work import Outgoing, Work
 from handlers import replies
+from handlers.permissions import get_caller
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,21 @@ class FlowSpec(Generic[S]):
         steps: Mapping[str, StepCallback],
         *,
         otherwise: StepCallback | None = None,
+        admin_steps: Collection[str] | bool = (),
     ) -> None:
         self.name = name
         self.state = state
         self.steps = dict(steps)
         self.otherwise = otherwise  # a message at a step that takes none (e.g. "use the buttons")
+        # The steps only an admin may be at (True: every step, those taking no message too):
+        # anyone else's place there ends, silently, whatever the step does (its service
+        # re-checks as well).
+        self.all_for_admins = admin_steps is True
+        self.admin_steps = set() if isinstance(admin_steps, bool) else set(admin_steps)
+
+    def for_admins(self, step: str) -> bool:
+        """Whether only an admin may be at `step`."""
+        return self.all_for_admins or step in self.admin_steps
 
     def place(self, step: str, state: S) -> Flow:
         """The stored form of being at `step` with `state`."""
@@ -86,7 +97,7 @@ class FlowSpec(Generic[S]):
         await work.save_flow(replies.chat_id(update), user.id, self.place(step, state))
 
     async def dispatch(self, update: Update, context: BotContext) -> None:
-        """Runs the callback of the step the message arrived at."""
+        """Runs the callback of the step the message arrived at (a stranger's flow ends)."""
         matched = context.cache.get("flow")
         assert isinstance(matched, Flow)
         state = self.load(matched)
@@ -95,6 +106,16 @@ class FlowSpec(Generic[S]):
             await end_now(update, context)
             caller = context.cache.get("caller")
             await replies.reply(update, context, caller, "common.stale_button")
+            return
+        caller = await get_caller(update, context)
+        if caller is None or caller.role is Role.STRANGER:
+            # No flow is for strangers (a revoked contact's place, say, kept over a restart):
+            # it ends, whatever the step; each step's service re-checks everyone else.
+            await end_now(update, context)
+            await replies.reply(update, context, caller, "stranger.not_registered")
+            return
+        if self.for_admins(matched.step) and not caller.is_admin:
+            await end_now(update, context)
             return
         context.cache["flow_state"] = state
         await callback(update, context, state)

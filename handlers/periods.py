@@ -486,7 +486,8 @@ CREATE: FlowSpec[DraftState] = FlowSpec(
         Step.DEADLINE: _typed(_on_deadline),
         Step.CONFIRM: _use_buttons,
     },
+    admin_steps=True,
 )
 EXTEND: FlowSpec[ExtendState] = FlowSpec(
-    EXTEND_FLOW, ExtendState, {Step.EXTEND: _typed(_on_extension)}
+    EXTEND_FLOW, ExtendState, {Step.EXTEND: _typed(_on_extension)}, admin_steps=True
 )

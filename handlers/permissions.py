@@ -64,7 +64,9 @@ Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
 
 def require(*roles: Role, private: bool = True) -> Callable[[Handler], Handler]:
-    """Lets the handler run only for callers with one of roles (and in a private chat)."""
+    """Lets the handler run only for callers with one of roles (and in a private chat).
+
+    A refusal in a group is short and public-safe (see `handlers.replies.refuse`)."""
 
     def decorator(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -72,11 +74,12 @@ def require(*roles: Role, private: bool = True) -> Callable[[Handler], Handler]:
             caller = await get_caller(update, context)
             if caller is None:
                 return None
+            admins = Role.ADMIN in roles and len(roles) == 1
             if caller.role not in roles:
-                return await refuse(update, context, caller, "not_allowed")
+                return await refuse(update, context, caller, "not_allowed", admins=admins)
             chat = update.effective_chat
             if private and chat is not None and chat.type != chat.PRIVATE:
-                return await refuse(update, context, caller, "private_only")
+                return await refuse(update, context, caller, "private_only", admins=admins)
             return await handler(update, context)
 
         return guarded  # type: ignore[return-value]

@@ -104,9 +104,20 @@ async def send_text(
     await commit(update, context, outgoing(update, body, markup=markup, new_message=new_message))
 
 
-async def refuse(update: Update, context: BotContext, caller: Caller, reason: str) -> None:
-    """Explains politely why the caller cannot do this; changes nothing."""
-    if caller.role is Role.STRANGER:
+async def refuse(
+    update: Update, context: BotContext, caller: Caller, reason: str, *, admins: bool = False
+) -> None:
+    """Explains politely why the caller cannot do this; changes nothing.
+
+    In a group the answer is public: it stays short and says nothing about the person (a
+    stranger is not told they are unregistered): "for admins only" for an admin command
+    (`admins`), else "use a private chat"."""
+    chat = update.effective_chat
+    in_group = chat is not None and chat.type != chat.PRIVATE
+    if in_group:
+        admin_command = admins and caller.role is not Role.ADMIN
+        key = "common.not_allowed" if admin_command else "common.private_only"
+    elif caller.role is Role.STRANGER:
         key = "stranger.not_registered"
     elif reason == "private_only":
         key = "common.private_only"

@@ -149,6 +149,17 @@ async def acks(*, session: AsyncSession, announcement_id: int) -> list[Announcem
     return list((await session.exec(query)).all())
 
 
+async def delivery_to(
+    *, session: AsyncSession, announcement_id: int, chat_id: int
+) -> AnnouncementDelivery | None:
+    """The announcement's copy for `chat_id` (a person's private chat, or the group)."""
+    query = select(AnnouncementDelivery).where(
+        AnnouncementDelivery.announcement_id == announcement_id,
+        AnnouncementDelivery.chat_id == chat_id,
+    )
+    return (await session.exec(query)).first()
+
+
 async def acknowledge(
     *,
     session: AsyncSession,
@@ -188,8 +199,17 @@ async def record_message_id(*, session: AsyncSession, outbox_id: int, message_id
 async def unacknowledged(
     *, session: AsyncSession, announcement_id: int
 ) -> list[AnnouncementDelivery]:
-    """Deliveries to units' contacts whose unit has not acknowledged (by anyone)."""
-    acked_units = {a.unit_id for a in await acks(session=session, announcement_id=announcement_id)}
+    """Deliveries to units' contacts whose unit has not acknowledged (by anyone) since the
+    announcement went out (an acknowledgement recorded before its time does not count)."""
+    announcement = await session.get(Announcement, announcement_id)
+    if announcement is None:
+        return []
+    sent_at = announcement.send_at
+    acked_units = {
+        a.unit_id
+        for a in await acks(session=session, announcement_id=announcement_id)
+        if a.at >= sent_at
+    }
     query = select(AnnouncementDelivery).where(
         AnnouncementDelivery.announcement_id == announcement_id,
         col(AnnouncementDelivery.contact_id).is_not(None),

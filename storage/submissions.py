@@ -175,23 +175,33 @@ async def load_for(*, session: AsyncSession, submission_id: int, user_id: int) -
     return Loaded(submission, period, contact_id is not None)
 
 
+class NotAContact(Exception):
+    """The account writing is not an active contact of the submission's unit (nor was it
+    vouched for as an admin): nothing is written."""
+
+    def __init__(self, submission_id: int, user_id: int) -> None:
+        super().__init__(f"user {user_id} may not write submission {submission_id}")
+        self.submission_id, self.user_id = submission_id, user_id
+
+
 async def _load_for_write(
     session: AsyncSession,
     submission_id: int,
     expected_revision: int,
     now: datetime,
-    loaded: Loaded | None = None,
+    loaded: Loaded | None,
+    user_id: int,
+    as_admin: bool,
 ) -> tuple[Submission, ReportPeriod]:
-    if loaded is not None:
-        submission, period = loaded.submission, loaded.period
-    else:
-        found = await get_submission(session=session, submission_id=submission_id)
-        if found is None:
+    """The submission and its period, if `user_id` may change it now: an active contact of
+    its unit (as this transaction sees it), or an admin (`as_admin`, the caller's word)."""
+    if loaded is None:
+        loaded = await load_for(session=session, submission_id=submission_id, user_id=user_id)
+        if loaded is None:
             raise NotEditable("report.gone")
-        submission = found
-        got = await session.get(ReportPeriod, submission.period_id)
-        assert got is not None
-        period = got
+    if not loaded.contact_of_unit and not as_admin:
+        raise NotAContact(submission_id, user_id)
+    submission, period = loaded.submission, loaded.period
     check_editable(submission, period, now)
     if submission.revision != expected_revision:
         raise RevisionConflict(submission_id)
@@ -249,9 +259,13 @@ async def save_answer(
     now: datetime,
     skipped: bool = False,
     loaded: Loaded | None = None,
+    as_admin: bool = False,
 ) -> Submission:
-    """Stores one answer (or a skip) and returns the submission at its new revision."""
-    submission, _ = await _load_for_write(session, submission_id, expected_revision, now, loaded)
+    """Stores one answer (or a skip) and returns the submission at its new revision.
+    NotAContact unless `user_id` is an active contact of its unit (or `as_admin`)."""
+    submission, _ = await _load_for_write(
+        session, submission_id, expected_revision, now, loaded, user_id, as_admin
+    )
     fresh = await _write_answer(
         session, submission, expected_revision, key, value, user_id, now, skipped=skipped
     )
@@ -282,9 +296,13 @@ async def add_attachment(
     kind: str,
     sha256: str,
     loaded: Loaded | None = None,
+    as_admin: bool = False,
 ) -> tuple[Attachment, Submission]:
-    """Records a stored file and appends it to the answer of an attachments question."""
-    submission, _ = await _load_for_write(session, submission_id, expected_revision, now, loaded)
+    """Records a stored file and appends it to the answer of an attachments question
+    (NotAContact as for `save_answer`)."""
+    submission, _ = await _load_for_write(
+        session, submission_id, expected_revision, now, loaded, user_id, as_admin
+    )
     attachment = Attachment(
         submission_id=submission_id,
         question_key=key,
@@ -325,10 +343,12 @@ async def submit(
     user_id: int,
     now: datetime,
     loaded: Loaded | None = None,
+    as_admin: bool = False,
 ) -> SubmissionVersion:
-    """Freezes the current answers as a new version; late if past the deadline."""
+    """Freezes the current answers as a new version; late if past the deadline
+    (NotAContact as for `save_answer`)."""
     submission, period = await _load_for_write(
-        session, submission_id, expected_revision, now, loaded
+        session, submission_id, expected_revision, now, loaded, user_id, as_admin
     )
     missing = [key for key in required_keys if key not in submission.answers]
     if missing:

@@ -232,27 +232,33 @@ async def test_acknowledged_once_per_person_with_the_unit(world) -> None:
     announcement = await _publish(services)
     first = await _ack(services, announcement.id, 9000, 9000)
     clock.now = NOW + timedelta(minutes=5)
-    again = await _ack(services, announcement.id, 9000, GROUP_ID)
-    admin = await _ack(services, announcement.id, SECOND_ADMIN_ID, GROUP_ID)
+    again = await _ack(services, announcement.id, 9000, 9000)
     with pytest.raises(NotAllowed):  # the service re-checks: neither a contact nor an admin
         await _ack(services, announcement.id, 4242, GROUP_ID)
+    with pytest.raises(NotAllowed):  # no copy went to the group, nor to the admins
+        await _ack(services, announcement.id, 9000, GROUP_ID)
+    with pytest.raises(NotAllowed):
+        await _ack(services, announcement.id, SECOND_ADMIN_ID, SECOND_ADMIN_ID)
+    to_admins = await _publish(services, audience={"kind": "admins"})
+    admin = await _ack(services, to_admins.id, SECOND_ADMIN_ID, SECOND_ADMIN_ID)
     missing = await _ack(services, 999, 9000, 9000)
     assert (first[0], again[0], admin[0]) == (True, False, True)
     assert first[1] is not None and first[1].id == announcement.id
     assert missing == (False, None)
     async with services.db.read() as session:
         acks = await store.acks(session=session, announcement_id=announcement.id)
+        by_admins = await store.acks(session=session, announcement_id=to_admins.id)
     assert [(a.user_id, a.unit_id, a.chat_id, a.at) for a in acks] == [
         (9000, units["GT-02"].id, 9000, NOW),
-        (SECOND_ADMIN_ID, None, GROUP_ID, NOW + timedelta(minutes=5)),
     ]
+    assert [(a.user_id, a.unit_id) for a in by_admins] == [(SECOND_ADMIN_ID, None)]
 
 
 async def test_unacknowledged_is_counted_by_unit(world) -> None:
     services, _, _ = world
     announcement = await _publish(services)
     await _ack(services, announcement.id, 9000, 9000)  # GT-02
-    await _ack(services, announcement.id, 9003, GROUP_ID)  # TN-02, in group
+    await _ack(services, announcement.id, 9003, 9003)  # TN-02
     async with services.db.read() as session:
         pending = await store.unacknowledged(session=session, announcement_id=announcement.id)
     assert sorted(d.chat_id for d in pending) == [9002, 9004]  # 9001 is covered by 9000

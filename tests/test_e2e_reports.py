@@ -431,4 +431,8 @@ async def test_an_answer_from_a_contact_no_longer_active_is_refused_and_changes_
     assert "chưa gắn với đơn vị" in refused["text"] and "Câu 3/9." not in refused["text"]
     after = await _submission(bot)
     assert (after.revision, after.answers) == (before.revision, before.answers)
-    assert bot.services.conversations.get(lan.id, lan.id) == place
+    # The flow ends with the refusal: the next message is not refused the same way again.
+    assert place is not None and bot.services.conversations.get(lan.id, lan.id) is None
+    again = await bot.say(lan, "Trả lời câu 2 lần nữa")
+    assert "Câu" not in again["text"]
+    assert (await _submission(bot)).answers == before.answers

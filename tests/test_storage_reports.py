@@ -51,6 +51,7 @@ async def _draft(db: Database, period: ReportPeriod, unit: Unit):
 async def _answer(db: Database, sid: int, rev: int, key: str, value: object, user: int = 1):
     async with db.session() as session:
         return await submissions.save_answer(
+            as_admin=True,  # test setup: written behind the bot's back
             session=session,
             submission_id=sid,
             expected_revision=rev,
@@ -129,6 +130,7 @@ async def test_submit_versions_and_lateness(seeded: Database) -> None:
     async with seeded.session() as session:
         with pytest.raises(NotEditable, match="missing_answers"):
             await submissions.submit(
+                as_admin=True,  # test setup: written behind the bot's back
                 session=session,
                 submission_id=draft.id,
                 expected_revision=0,
@@ -139,6 +141,7 @@ async def test_submit_versions_and_lateness(seeded: Database) -> None:
     answered = await _answer(seeded, draft.id, 0, "noi_dung", "Nội dung")
     async with seeded.session() as session:
         v1 = await submissions.submit(
+            as_admin=True,  # test setup: written behind the bot's back
             session=session,
             submission_id=draft.id,
             expected_revision=answered.revision,
@@ -154,6 +157,7 @@ async def test_submit_versions_and_lateness(seeded: Database) -> None:
     assert edited.dirty and edited.status == "submitted"
     async with seeded.session() as session:
         v2 = await submissions.submit(
+            as_admin=True,  # test setup: written behind the bot's back
             session=session,
             submission_id=draft.id,
             expected_revision=edited.revision,
@@ -177,6 +181,7 @@ async def test_review_and_the_board(seeded: Database) -> None:
         answered = await _answer(seeded, sub.id, 0, "noi_dung", "x")
         async with seeded.session() as session:
             await submissions.submit(
+                as_admin=True,  # test setup: written behind the bot's back
                 session=session,
                 submission_id=sub.id,
                 expected_revision=answered.revision,
@@ -224,6 +229,7 @@ async def test_review_and_the_board(seeded: Database) -> None:
     async with seeded.session() as session:
         with pytest.raises(NotEditable, match="already_accepted"):
             await submissions.save_answer(
+                as_admin=True,  # test setup: written behind the bot's back
                 session=session,
                 submission_id=subs[0].id,
                 expected_revision=3,
@@ -242,6 +248,7 @@ async def test_review_is_a_compare_and_set_on_the_version_shown(seeded: Database
     async def submit(revision: int) -> None:
         async with seeded.session() as session:
             await submissions.submit(
+                as_admin=True,  # test setup: written behind the bot's back
                 session=session,
                 submission_id=sub.id,
                 expected_revision=revision,

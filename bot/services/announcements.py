@@ -434,7 +434,8 @@ async def acknowledge(
     render: Callable[[Acknowledged], Sequence[Outgoing]] | None = None,
 ) -> Acknowledged:
     """Records an «Đã nhận» press, once per person, with their unit; the edit of their
-    button commits with it. The presser must be an active contact or an admin."""
+    button commits with it. The presser must be an active contact or an admin, and a
+    recipient of a copy already sent (NotAllowed otherwise; nothing is recorded)."""
     async with services.work(update_id) as work:
         session = work.session
         contact = await contacts.get_active_contact(session=session, telegram_user_id=actor.user_id)
@@ -443,6 +444,19 @@ async def acknowledge(
         announcement = await store.get(session=session, announcement_id=announcement_id)
         if announcement is None:
             raise ServiceError("broadcast.error_gone")
+        # Only a recipient of a copy that has gone out may acknowledge it: the copy for
+        # this chat (the person's own, or the group's), of their unit when it is private.
+        copy = await store.delivery_to(
+            session=session, announcement_id=announcement_id, chat_id=chat_id
+        )
+        private = chat_id == actor.user_id
+        unit_id = contact.unit_id if contact else None
+        if (
+            copy is None
+            or announcement.send_at > work.now
+            or (private and copy.unit_id is not None and copy.unit_id != unit_id)
+        ):
+            raise NotAllowed("broadcast.ack_not_recipient")
         new = await store.acknowledge(
             session=session,
             announcement_id=announcement_id,

@@ -136,8 +136,10 @@ async def join(
     token_hash: str | None = None,
 ) -> Joined:
     """Redeems an invite token for the account. The binding (or the recorded failure), the
-    reply and, on joining, the notice to the other admins commit together. `token_hash`
-    (the replay of a stored `/start`, whose token was never stored) redeems by hash."""
+    reply and, on joining, the notice to the other admins and the end of the person's
+    unfinished flows (begun for another unit, or as a stranger) commit together.
+    `token_hash` (the replay of a stored `/start`, whose token was never stored) redeems by
+    hash."""
     full_name = unicodedata.normalize("NFC", full_name).strip()[:200]  # as bot.config.nfc
     async with services.work(update_id) as work:
         redemption = await invites.redeem_invite(
@@ -151,6 +153,9 @@ async def join(
         result = Joined(redemption.outcome, redemption.contact, redemption.unit)
         work.send(*render(result))
         if result.outcome is InviteOutcome.JOINED and result.unit is not None:
+            # A new unit: whatever the person had under way for an old one ends with it.
+            for chat_id in await flow_store.chats_of(session=work.session, user_id=user_id):
+                await work.end_flow(chat_id, user_id)
             await notices.to_admins(
                 work,
                 services,

@@ -26,7 +26,13 @@ from bot.services.errors import NotAllowed, ServiceError
 from bot.services.work import Outgoing, Work
 from storage import bloc, contacts, periods, submissions
 from storage.models import Attachment, ReportPeriod, Submission, SubmissionVersion
-from storage.submissions import Loaded, NotEditable, RevisionConflict, SubmissionStatus
+from storage.submissions import (
+    Loaded,
+    NotAContact,
+    NotEditable,
+    RevisionConflict,
+    SubmissionStatus,
+)
 
 if TYPE_CHECKING:
     from bot.context import Services
@@ -325,7 +331,10 @@ async def attach(
                     kind=upload.kind,
                     sha256=upload.sha256,
                     loaded=loaded,
+                    as_admin=services.is_admin(actor.user_id),
                 )
+        except NotAContact as exc:
+            raise NotAllowed("report.no_unit") from exc
         except (RevisionConflict, NotEditable) as exc:
             return await _show(work, ui, chat_id, actor, await _refused(work, exc))
         asking = await _asking(work, fresh, loaded.period, qs, place.index, editing=place.editing)
@@ -441,7 +450,10 @@ async def submit(
                 user_id=actor.user_id,
                 now=work.now,
                 loaded=loaded,
+                as_admin=services.is_admin(actor.user_id),
             )
+        except NotAContact as exc:
+            raise NotAllowed("report.no_unit") from exc
         except (RevisionConflict, NotEditable) as exc:
             return await _show(work, ui, chat_id, actor, await _refused(work, exc))
         period = loaded.period
@@ -541,7 +553,10 @@ async def _store(
             now=work.now,
             skipped=skipped,
             loaded=loaded,
+            as_admin=services.is_admin(actor.user_id),
         )
+    except NotAContact as exc:
+        raise NotAllowed("report.no_unit") from exc
     except (RevisionConflict, NotEditable) as exc:
         return await _refused(work, exc)
     return await _next(work, Loaded(fresh, loaded.period, True), place, qs)

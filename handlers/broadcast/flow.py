@@ -443,6 +443,7 @@ SPEC = FlowSpec(
     Draft,
     {Step.TEXT: typed_text, Step.ATTACHMENT: typed_attachment, Step.WHEN: typed_when},
     otherwise=use_buttons,
+    admin_steps=True,
 )
 
 __all__ = ["FLOW", "PICKED", "SPEC", "Draft", "Step"]

@@ -423,4 +423,6 @@ SPEC: FlowSpec[EventFlow] = FlowSpec(
         Step.NEW_TIME: on_new_time,
         Step.NEW_PLACE: on_new_place,
     },
+    # Creating and changing an event; registering (PEOPLE, PICK) is for the units' contacts.
+    admin_steps={s.value for s in Step if s not in REGISTRATION_STEPS},
 )

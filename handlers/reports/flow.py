@@ -19,7 +19,7 @@ from bot.conversations import Flow
 from bot.permissions import Caller
 from bot.questions import MAX_FILE_BYTES, QuestionType
 from bot.services import reports as service
-from bot.services.errors import ServiceError
+from bot.services.errors import NotAllowed, ServiceError
 from bot.services.reports import Place, Shown, Step, Upload
 from bot.services.work import Outgoing
 from handlers import flows, replies
@@ -78,14 +78,22 @@ async def refused(
     update: Update, context: BotContext, caller: Caller, error: ServiceError, *, answered: bool
 ) -> None:
     """Explains a refusal (nothing changed): a toast on a button not yet answered, else a
-    message."""
+    message. When the caller may no longer write the report at all (`NotAllowed`: no longer
+    a contact of its unit), their flow ends with the refusal, so the next message is not
+    refused the same way again."""
+    ends = isinstance(error, NotAllowed)
     if answered or update.callback_query is None:
         message = replies.rendered(
             update, context, caller, error.key, new_message=True, **error.details
         )
-        await replies.commit(update, context, message)
-    else:
-        await flows.alert(update, context, caller, error.key, **error.details)
+        if ends:
+            await flows.move(update, context, None, message)
+        else:
+            await replies.commit(update, context, message)
+        return
+    if ends:
+        await flows.end_now(update, context)
+    await flows.alert(update, context, caller, error.key, **error.details)
 
 
 # --- entry points -----------------------------------------------------------------------

@@ -53,7 +53,7 @@ async def on_comment(update: Update, context: BotContext, state: CommentState) -
         await replies.reply(update, context, caller, refusal.key, **refusal.details)
 
 
-FLOW = FlowSpec("review", CommentState, {STEP: on_comment})
+FLOW = FlowSpec("review", CommentState, {STEP: on_comment}, admin_steps=True)
 
 
 async def on_message(update: Update, context: BotContext) -> None:

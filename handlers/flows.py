@@ -153,11 +153,15 @@ async def end_now(update: Update, context: BotContext) -> None:
 async def alert(
     update: Update, context: BotContext, caller: Caller | None, key: str, /, **kw: Any
 ) -> None:
-    """A short notice that changes nothing: a toast on a button press, else a reply."""
+    """A short notice that changes nothing: a toast on a button press (once: Telegram
+    refuses a second answer), else a reply."""
     query = update.callback_query
     if query is None:
         await replies.reply(update, context, caller, key, **kw)
         return
+    if context.cache.get("answered"):
+        return
+    context.cache["answered"] = True
     language = caller.language if caller else context.services.config.bloc.language
     body = context.services.translator.plain(language, key, **kw)
     await query.answer(body[:TOAST_LIMIT], show_alert=True)

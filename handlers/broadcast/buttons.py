@@ -20,7 +20,7 @@ from bot.services import announcements
 from bot.services.announcements import PICKED, Decision, Facts, Need, Target
 from bot.services.errors import ServiceError
 from bot.services.work import Outgoing
-from handlers import replies
+from handlers import flows, replies
 from handlers.broadcast import views
 from handlers.broadcast.flow import (
     RESEND_HOURS,
@@ -66,12 +66,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         pressed = BroadcastButton.unpack(query.data)
         await _BUTTONS[pressed.action](update, context, caller, pressed)
     except BadPayload:
-        await views.alert(update, context, caller, "common.stale_button")
+        await flows.alert(update, context, caller, "common.stale_button")
     await views.answer(update, context)
-
-
-async def _stale(update: Update, context: BotContext, caller: Caller) -> None:
-    await views.alert(update, context, caller, "common.stale_button")
 
 
 # --- the list and a page ------------------------------------------------------------------
@@ -86,7 +82,7 @@ async def _on_show(
 ) -> None:
     page = await announcements.page(context.services, announcement_id=pressed.number)
     if page is None:
-        await views.alert(update, context, caller, "broadcast.error_gone")
+        await flows.alert(update, context, caller, "broadcast.error_gone")
         return
     await replies.commit(update, context, *views.delivery_page(update, context, caller, page))
 
@@ -110,7 +106,7 @@ async def _on_again(
             render=render,
         )
     except ServiceError as exc:
-        await views.alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
 
 
 async def _on_cancel(
@@ -130,7 +126,7 @@ async def _on_new(update: Update, context: BotContext, caller: Caller, _: Broadc
 async def _on_skip(update: Update, context: BotContext, caller: Caller, _: BroadcastButton) -> None:
     state = at(update, context, Step.ATTACHMENT)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     state.file = None
     decide = lambda facts: ask_audience(update, context, caller, state, facts)  # noqa: E731
@@ -142,7 +138,7 @@ async def _on_audience(
 ) -> None:
     state = at(update, context, Step.AUDIENCE)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     kind = pressed.audience
 
@@ -164,7 +160,7 @@ async def _on_repick(
 ) -> None:
     state = at(update, context, Step.CONFIRM)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     decide = lambda facts: ask_audience(update, context, caller, state, facts)  # noqa: E731
     await go(update, context, caller, decide, needs=Need.GROUP)
@@ -175,7 +171,7 @@ async def _on_toggle(
 ) -> None:
     state = at(update, context, Step.PICK)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     option, page = pressed.number, pressed.page
 
@@ -194,7 +190,7 @@ async def _on_page(
 ) -> None:
     state = at(update, context, Step.PICK)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     page = pressed.number
     decide = lambda facts: picker(update, context, caller, state, facts, page, new=False)  # noqa: E731
@@ -204,10 +200,10 @@ async def _on_page(
 async def _on_done(update: Update, context: BotContext, caller: Caller, _: BroadcastButton) -> None:
     state = at(update, context, Step.PICK)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     if not state.ids:
-        await views.alert(update, context, caller, "broadcast.error_pick_none")
+        await flows.alert(update, context, caller, "broadcast.error_pick_none")
         return
     await go(update, context, caller, lambda _: ask_schedule(update, context, caller, state))
 
@@ -215,7 +211,7 @@ async def _on_done(update: Update, context: BotContext, caller: Caller, _: Broad
 async def _on_now(update: Update, context: BotContext, caller: Caller, _: BroadcastButton) -> None:
     state = at(update, context, Step.SCHEDULE)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     state.send_at = None
     decide = lambda facts: after_schedule(update, context, caller, state, facts)  # noqa: E731
@@ -229,7 +225,7 @@ async def _on_later(
 ) -> None:
     state = at(update, context, Step.SCHEDULE)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     await go(update, context, caller, lambda _: ask_when(update, context, caller, state))
 
@@ -240,7 +236,7 @@ async def _on_auto(
     state = at(update, context, Step.RESEND)
     hours = pressed.number
     if state is None or hours not in (0, *RESEND_HOURS):
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     state.resend = hours or None
     decide = lambda facts: confirm(update, context, caller, state, facts)  # noqa: E731
@@ -252,7 +248,7 @@ async def _on_send(update: Update, context: BotContext, caller: Caller, _: Broad
     together, so a replayed press cannot publish twice."""
     state = at(update, context, Step.CONFIRM)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
 
     def render(result: announcements.Published) -> list[Outgoing]:
@@ -280,7 +276,7 @@ async def _on_send(update: Update, context: BotContext, caller: Caller, _: Broad
             render=render,
         )
     except ServiceError as exc:
-        await views.alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
 
 
 _BUTTONS: dict[Action, Press] = {
@@ -318,10 +314,10 @@ async def on_ack(update: Update, context: BotContext) -> None:
     try:
         announcement_id = Ack.unpack(query.data).announcement_id
     except BadPayload:
-        await views.alert(update, context, caller, "common.stale_button")
+        await flows.alert(update, context, caller, "common.stale_button")
         return
     if not caller.is_registered:
-        await views.alert(update, context, caller, "broadcast.ack_stranger")
+        await flows.alert(update, context, caller, "broadcast.ack_stranger")
         return
     services = context.services
     private = chat.type == ChatType.PRIVATE
@@ -354,7 +350,7 @@ async def on_ack(update: Update, context: BotContext) -> None:
             render=render,
         )
     except ServiceError as exc:
-        await views.alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
         return
     moment = views.short_time(services, result.at)
     if not private:

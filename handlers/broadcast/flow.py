@@ -120,7 +120,7 @@ async def go(
             target=target,
         )
     except ServiceError as exc:
-        await views.alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
 
 
 def at(update: Update, context: BotContext, *steps: Step) -> Draft | None:

@@ -85,14 +85,6 @@ async def answer(
     await query.answer(text[:TOAST_LIMIT] if text else None, show_alert=alert)
 
 
-async def alert(update: Update, context: BotContext, caller: Caller, key: str, **kw: Any) -> None:
-    """Says why a button (or a message) did nothing; nothing changes."""
-    if update.callback_query is None:
-        await replies.reply(update, context, caller, key, **kw)
-        return
-    await answer(update, context, plain(context, caller, key, **kw), alert=True)
-
-
 def said(update: Update, context: BotContext, caller: Caller, key: str, **kw: Any) -> Outgoing:
     """A catalogue message as a new message (the flow reads as a transcript)."""
     return replies.rendered(update, context, caller, key, new_message=True, **kw)

@@ -37,13 +37,13 @@ from bot.permissions import Caller
 from bot.services import events
 from bot.services.errors import ServiceError
 from bot.services.events import EventError, EventKind, Need, Reply
-from handlers import replies
+from bot.services.work import Outgoing
+from handlers import flows, replies
 from handlers.events import views
 from handlers.events.flow import (
     REGISTRATION_STEPS,
     EventFlow,
     Step,
-    alert,
     ask,
     ask_deadline,
     at,
@@ -68,7 +68,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     try:
         payload = EventPayload.unpack(query.data)
     except BadPayload:
-        await alert(update, context, caller, "common.stale_button")
+        await flows.alert(update, context, caller, "common.stale_button")
         return
     if payload.action in ADMIN_ACTIONS and not caller.is_admin:
         await replies.refuse(update, context, caller, "not_allowed")
@@ -77,10 +77,6 @@ async def on_button(update: Update, context: BotContext) -> None:
     if not context.cache.get("answered"):
         context.cache["answered"] = True
         await query.answer()
-
-
-async def _stale(update: Update, context: BotContext, caller: Caller) -> None:
-    await alert(update, context, caller, "common.stale_button")
 
 
 # --- the list and an event's page -------------------------------------------------------
@@ -99,7 +95,7 @@ async def _on_show(update: Update, context: BotContext, caller: Caller, press: S
     unit_id = caller.unit.id if caller.unit else None
     shown = await events.page(context.services, press.event_id, unit_id)
     if shown is None:
-        await alert(update, context, caller, "event.error_gone")
+        await flows.alert(update, context, caller, "event.error_gone")
         return
     now = context.services.clock()
     await replies.commit(update, context, *views.page(update, context, caller, shown, now))
@@ -121,7 +117,7 @@ async def _on_new(update: Update, context: BotContext, caller: Caller, _: NewEve
 async def _on_kind(update: Update, context: BotContext, caller: Caller, press: PickKind) -> None:
     state = at(update, context, Step.KIND)
     if state is None or press.kind not in {k.value for k in EventKind}:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     state.kind = EventKind(press.kind)
     await ask(update, context, caller, state, Step.TITLE, "event.ask_title")
@@ -130,7 +126,7 @@ async def _on_kind(update: Update, context: BotContext, caller: Caller, press: P
 async def _on_skip(update: Update, context: BotContext, caller: Caller, _: SkipDescription) -> None:
     state = at(update, context, Step.DESCRIPTION)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     state.description = ""
     await ask_deadline(update, context, caller, state)
@@ -139,7 +135,7 @@ async def _on_skip(update: Update, context: BotContext, caller: Caller, _: SkipD
 async def _on_defaults(update: Update, context: BotContext, caller: Caller, _: UseDefaults) -> None:
     state = at(update, context, Step.DISCIPLINES)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     state.disciplines = list(events.DEFAULT_DISCIPLINES)
     try:
@@ -152,7 +148,7 @@ async def _on_defaults(update: Update, context: BotContext, caller: Caller, _: U
 async def _on_create(update: Update, context: BotContext, caller: Caller, _: CreateEvent) -> None:
     state = at(update, context, Step.CONFIRM)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
 
     def render(done: events.Created) -> Reply:
@@ -206,7 +202,7 @@ async def _on_register(
             render=render,
         )
     except ServiceError as exc:
-        await alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
 
 
 async def _on_toggle(
@@ -214,7 +210,7 @@ async def _on_toggle(
 ) -> None:
     state = at(update, context, Step.PICK, event_id=press.event_id)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
 
     def render(picking: events.Picking) -> Reply:
@@ -241,7 +237,7 @@ async def _on_toggle(
 async def _on_done(update: Update, context: BotContext, caller: Caller, press: DonePicking) -> None:
     state = at(update, context, Step.PICK, event_id=press.event_id)
     if state is None:
-        await _stale(update, context, caller)
+        await flows.stale(update, context, caller)
         return
     await _answer(update, context, caller, state.eid or 0, state, participating=True)
 
@@ -273,7 +269,7 @@ async def _answer(
         )
     except ServiceError as exc:
         if exc.key == "event.error_pick_discipline":  # nothing ticked yet: pick again
-            await alert(update, context, caller, exc.key, **exc.details)
+            await flows.alert(update, context, caller, exc.key, **exc.details)
             return
         ending = at(update, context, *REGISTRATION_STEPS) is not None
         await refuse(update, context, caller, exc, end=ending)
@@ -285,12 +281,23 @@ async def _answer(
 async def _on_change(
     update: Update, context: BotContext, caller: Caller, press: ChangeMenu
 ) -> None:
+    await _admin_page(update, context, caller, press.event_id, views.change_menu)
+
+
+async def _admin_page(
+    update: Update,
+    context: BotContext,
+    caller: Caller,
+    event_id: int,
+    view: Callable[[Update, BotContext, Caller, Any], Outgoing],
+) -> None:
+    """An admin's page about a live event (what to change, confirm cancelling)."""
     try:
-        event = await events.live_event(context.services, actor=caller, event_id=press.event_id)
+        event = await events.live_event(context.services, actor=caller, event_id=event_id)
     except ServiceError as exc:
-        await alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
         return
-    await replies.commit(update, context, views.change_menu(update, context, caller, event))
+    await replies.commit(update, context, view(update, context, caller, event))
 
 
 async def _on_change_field(
@@ -315,18 +322,13 @@ async def _on_change_field(
             render=render,
         )
     except ServiceError as exc:
-        await alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
 
 
 async def _on_delete(
     update: Update, context: BotContext, caller: Caller, press: DeleteEvent
 ) -> None:
-    try:
-        event = await events.live_event(context.services, actor=caller, event_id=press.event_id)
-    except ServiceError as exc:
-        await alert(update, context, caller, exc.key, **exc.details)
-        return
-    await replies.commit(update, context, views.delete_confirm(update, context, caller, event))
+    await _admin_page(update, context, caller, press.event_id, views.delete_confirm)
 
 
 async def _on_delete_yes(
@@ -352,7 +354,7 @@ async def _on_delete_yes(
             render=render,
         )
     except ServiceError as exc:
-        await alert(update, context, caller, exc.key, **exc.details)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
 
 
 _PRESSES: dict[Action, Press] = {

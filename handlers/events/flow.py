@@ -157,16 +157,7 @@ async def refuse(
             need=Need.ANYONE,
         )
     if query is not None:
-        await alert(update, context, caller, exc.key, **exc.details)
-
-
-async def alert(update: Update, context: BotContext, caller: Caller, key: str, **kw: Any) -> None:
-    """A toast on the press (once), or a reply to a message; changes nothing."""
-    if update.callback_query is not None:
-        if context.cache.get("answered"):
-            return
-        context.cache["answered"] = True
-    await flows.alert(update, context, caller, key, **kw)
+        await flows.alert(update, context, caller, exc.key, **exc.details)
 
 
 # --- creating: what a typed answer does at each step -------------------------------------

@@ -4,6 +4,8 @@ and on a returned report's notice) and the buttons under questions and the previ
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 
 from bot.callbacks import BadPayload
@@ -58,57 +60,29 @@ async def on_button(update: Update, context: BotContext) -> None:
     if not current:
         await flows.stale(update, context, caller)
         return
-    services = context.services
-    ui = ReportUi(update, context, caller)
-    place = state.at(step)
-    chat_id = replies.chat_id(update)
-    action = payload.action
+    # Who acts, where, and how the result is shown: the same for every button's call.
+    call: dict[str, Any] = {
+        "update_id": update.update_id,
+        "actor": caller,
+        "chat_id": replies.chat_id(update),
+        "ui": ReportUi(update, context, caller),
+    }
+    services, place, action = context.services, state.at(step), payload.action
     try:
         if action is ReportButton.CANCEL:
-            await service.cancel(
-                services, update_id=update.update_id, actor=caller, chat_id=chat_id, ui=ui
-            )
+            await service.cancel(services, **call)
         elif step == Step.PREVIEW:
             if action is ReportButton.EDIT:
                 await service.go_to(
-                    services,
-                    update_id=update.update_id,
-                    actor=caller,
-                    chat_id=chat_id,
-                    place=place,
-                    action=action,
-                    index=payload.index,
-                    ui=ui,
+                    services, place=place, action=action, index=payload.index, **call
                 )
             elif action is ReportButton.SUBMIT:
-                await service.submit(
-                    services,
-                    update_id=update.update_id,
-                    actor=caller,
-                    chat_id=chat_id,
-                    place=place,
-                    ui=ui,
-                )
+                await service.submit(services, place=place, **call)
         elif action is ReportButton.BACK:
-            await service.go_to(
-                services,
-                update_id=update.update_id,
-                actor=caller,
-                chat_id=chat_id,
-                place=place,
-                action=action,
-                ui=ui,
-            )
+            await service.go_to(services, place=place, action=action, **call)
         else:
             await service.choose(
-                services,
-                update_id=update.update_id,
-                actor=caller,
-                chat_id=chat_id,
-                place=place,
-                action=action,
-                option=payload.option,
-                ui=ui,
+                services, place=place, action=action, option=payload.option, **call
             )
     except ServiceError as exc:  # a refusal, nothing changed: a toast on the button
         await refused(update, context, caller, exc, answered=False)
